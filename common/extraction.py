@@ -1,0 +1,132 @@
+"""Extraction: delete every all-zero ISS component and build a physically smaller dense model.
+
+A dead component k contributes nothing: its gate columns and recurrent row are zero, so the
+other units never see it, and the consumer rows that read h_k are zero, so nothing downstream
+does either. Deleting it (the gate columns, the recurrent row and column, the consumer rows)
+gives a model with fewer units and exactly the same outputs (ISS paper Sec. 3).
+
+The deletion works from the group slices alone, so it applies to any architecture whose groups
+are described (`compact_weights`); `extract_compact_model` adds the rebuild for functional and
+Sequential Keras models of LSTM / Bidirectional(LSTM) / Dense layers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import keras
+
+from common.groups import derive_iss_groups
+from common.stats import live_components, model_values
+
+
+def kept_components(groups, values) -> dict[str, np.ndarray]:
+    """Indices of the live components of each group, keyed by group name."""
+    kept = {}
+    for g in groups:
+        idx = np.flatnonzero(live_components(g, values))
+        if idx.size == 0:
+            raise ValueError(
+                f"every component of {g.name!r} is zero: the layer would have no units left; "
+                "train with a smaller group-Lasso strength"
+            )
+        kept[g.name] = idx
+    return kept
+
+
+def _bias_of(kernel_path: str, values) -> str | None:
+    """The bias that goes with a kernel's columns (".../kernel" -> ".../bias"), if the model has one."""
+    if not kernel_path.endswith("/kernel"):
+        return None
+    bias = kernel_path[: -len("kernel")] + "bias"
+    return bias if bias in values else None
+
+
+def compact_weights(values: dict, groups, kept: dict) -> dict[str, np.ndarray]:
+    """Delete the dropped components' slices from every variable they touch.
+
+    A kernel's dropped columns take the same entries of its bias with them (biases are not in
+    the groups, so they are not regularized, but they belong to the deleted gates).
+    """
+    drop: dict[str, dict[int, set]] = {}
+    for g in groups:
+        dead = (np.setdiff1d(np.arange(g.size), kept[g.name])).tolist()
+        for s in g.slices:
+            drop.setdefault(s.variable, {}).setdefault(s.index_dim, set()).update(s.start + i for i in dead)
+            bias = _bias_of(s.variable, values) if s.axis == 0 else None
+            if bias:
+                drop.setdefault(bias, {}).setdefault(0, set()).update(s.start + i for i in dead)
+    out = {}
+    for path, w in values.items():
+        for dim, idx in drop.get(path, {}).items():
+            w = np.delete(w, sorted(idx), axis=dim)
+        out[path] = w
+    return out
+
+
+@keras.saving.register_keras_serializable(package="iss_rnns")
+class UnevenBidirectional(keras.layers.Bidirectional):
+    """Bidirectional whose directions may have different widths after ISS extraction.
+
+    Keras' Bidirectional infers a 'concat' output width as twice the forward width; here it is
+    forward + backward, which is what `call` actually returns.
+    """
+
+    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+        if self.merge_mode != "concat" or self.return_state:
+            return super().compute_output_shape(sequences_shape, initial_state_shape)
+        fwd = self.forward_layer.compute_output_shape(sequences_shape)
+        bwd = self.backward_layer.compute_output_shape(sequences_shape)
+        return tuple(fwd[:-1]) + (fwd[-1] + bwd[-1],)
+
+
+def _shrunk_layer(layer, widths):
+    """A fresh copy of `layer` with the widths in `widths` ({direction or None: units})."""
+    if isinstance(layer, keras.layers.Bidirectional):
+        fwd = _shrunk_layer(layer.forward_layer, {None: widths["forward"]})
+        bwd = _shrunk_layer(layer.backward_layer, {None: widths["backward"]})
+        wrapper = keras.layers.Bidirectional if fwd.units == bwd.units else UnevenBidirectional
+        return wrapper(fwd, backward_layer=bwd, merge_mode=layer.merge_mode, name=layer.name)
+    config = layer.get_config()
+    config["units"] = int(widths[None])
+    return layer.__class__.from_config(config)
+
+
+def extract_compact_model(model, groups=None):
+    """Build the compact dense model of a trained sparse functional/Sequential model.
+
+    Returns (compact_model, report) where report maps each group to its original and kept
+    width and the kept unit indices.
+    """
+    groups = list(groups) if groups is not None else derive_iss_groups(model)
+    values = model_values(model)
+    kept = kept_components(groups, values)
+    widths: dict[str, dict] = {}
+    for g in groups:
+        if g.layer is None:
+            raise ValueError(f"group {g.name!r} names no layer, so the model cannot be rebuilt")
+        widths.setdefault(g.layer, {})[g.direction] = len(kept[g.name])
+
+    def clone(layer):
+        if layer.name in widths:
+            return _shrunk_layer(layer, widths[layer.name])
+        return layer.__class__.from_config(layer.get_config())
+
+    compact = keras.models.clone_model(model, clone_function=clone)
+    new_values = compact_weights(values, groups, kept)
+    old, new = list(model.weights), list(compact.weights)
+    if len(old) != len(new):
+        raise ValueError(f"compact model has {len(new)} variables, the sparse one {len(old)}")
+    for o, n in zip(old, new):
+        w = new_values[o.path]
+        if tuple(w.shape) != tuple(n.shape):
+            raise ValueError(f"extracted {o.path!r} has shape {w.shape}, compact model expects {tuple(n.shape)}")
+        n.assign(w)
+    report = {
+        g.name: {"layer": g.layer, "direction": g.direction, "size": g.size, "kept": kept[g.name].tolist()}
+        for g in groups
+    }
+    return compact, report
+
+
+def count_weights(model) -> int:
+    return int(sum(np.prod(v.shape) for v in model.trainable_weights))

@@ -1,0 +1,85 @@
+"""Zero-threshold pruning after every step, and freezing of zero weights.
+
+ISS paper Sec. 3 / reference training loop: after each update every weight with
+|w| < max(zero_threshold, 2 * l1) is set to exactly 0; that is what makes whole ISS
+components exactly zero. It is done as a Keras constraint on each variable, which the
+optimizer applies right after its update inside the compiled train step (no per-batch
+Python callback). Freezing (fine-tuning mode "element") also multiplies by a fixed mask of
+the weights that were non-zero when fine-tuning started, so zeros stay zero.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import keras
+from keras import ops
+
+from common.groups import find_variables
+
+
+def zero_threshold_for(zero_threshold: float, l1: float = 0.0) -> float:
+    """The reference's threshold: at least twice the L1 strength, so L1 cannot make weights oscillate around 0."""
+    return max(float(zero_threshold), 2.0 * float(l1))
+
+
+class ZeroSmallWeights(keras.constraints.Constraint):
+    """Sets |w| < threshold to 0; with keep_mask, also every weight where the mask is 0."""
+
+    def __init__(self, threshold: float, keep_mask=None):
+        self.threshold = float(threshold)
+        self.keep_mask = None if keep_mask is None else np.asarray(keep_mask, dtype=bool)
+
+    def __call__(self, w):
+        w = ops.convert_to_tensor(w)
+        keep = ops.greater_equal(ops.abs(w), self.threshold)
+        if self.keep_mask is not None:
+            keep = ops.logical_and(keep, ops.convert_to_tensor(self.keep_mask))
+        return ops.where(keep, w, ops.zeros_like(w))
+
+    def get_config(self):
+        # The mask is run-time state of one fine-tuning run; it is not serialized.
+        return {"threshold": self.threshold}
+
+
+class _Chain(keras.constraints.Constraint):
+    """A user's own constraint followed by ours."""
+
+    def __init__(self, first, second):
+        self.first, self.second = first, second
+
+    def __call__(self, w):
+        return self.second(self.first(w))
+
+
+def attach_zero_threshold(model, threshold: float, variable_paths=None, freeze_zeros: bool = False):
+    """Attach ZeroSmallWeights to the model's trainable variables; returns the paths covered.
+
+    variable_paths: which variables (default: every trainable one, as the reference).
+    freeze_zeros: keep the currently-zero weights at zero from now on (fine-tuning).
+    """
+    if variable_paths is None:
+        variables = list(model.trainable_weights)
+    else:
+        variables = list(find_variables(model, variable_paths).values())
+    for v in variables:
+        mask = (np.asarray(v.numpy()) != 0) if freeze_zeros else None
+        constraint = ZeroSmallWeights(threshold, mask)
+        existing = v.constraint
+        if isinstance(existing, _Chain) and isinstance(existing.second, ZeroSmallWeights):
+            existing = existing.first
+        elif isinstance(existing, ZeroSmallWeights):
+            existing = None
+        v.constraint = constraint if existing is None else _Chain(existing, constraint)
+    return [v.path for v in variables]
+
+
+def zero_small_weights(model, threshold: float, variable_paths=None) -> int:
+    """Apply the threshold once, outside training (e.g. to a restored model); returns the number zeroed."""
+    variables = model.trainable_weights if variable_paths is None else find_variables(model, variable_paths).values()
+    zeroed = 0
+    for v in variables:
+        w = np.asarray(v.numpy())
+        small = (np.abs(w) < threshold) & (w != 0)
+        zeroed += int(small.sum())
+        v.assign(np.where(small, 0, w).astype(w.dtype))
+    return zeroed

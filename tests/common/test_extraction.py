@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+import keras
+
+from common.extraction import count_weights, extract_compact_model
+from common.groups import derive_iss_groups
+from tests.helpers import bidirectional_model, stacked_lstm_model, zero_components
+
+
+def _randomize(model, rng):
+    for v in model.weights:
+        v.assign(rng.normal(scale=0.5, size=v.shape).astype("float32"))
+
+
+def _check_equivalent(model, removed, expected_sizes, x):
+    groups = derive_iss_groups(model)
+    for g in groups:
+        zero_components(model, g, removed.get(g.name, []))
+    compact, report = extract_compact_model(model, groups)
+    sizes = {name: len(r["kept"]) for name, r in report.items()}
+    assert sizes == expected_sizes
+    np.testing.assert_allclose(compact.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+    return compact
+
+
+@pytest.mark.parametrize(
+    "removed, sizes",
+    [
+        ({}, {"lstm0": 5, "lstm1": 4}),
+        ({"lstm0": [0, 2, 3], "lstm1": [1]}, {"lstm0": 2, "lstm1": 3}),
+        ({"lstm0": [0, 1, 2, 3], "lstm1": [0, 1, 3]}, {"lstm0": 1, "lstm1": 1}),
+    ],
+)
+def test_stacked_lstm_to_dense(removed, sizes):
+    rng = np.random.default_rng(0)
+    model = stacked_lstm_model(sizes=(5, 4))
+    _randomize(model, rng)
+    x = rng.normal(size=(3, 7, 6)).astype("float32")
+    compact = _check_equivalent(model, removed, sizes, x)
+    assert compact.get_layer("lstm0").units == sizes["lstm0"]
+    assert count_weights(compact) < count_weights(model) or not removed
+
+
+@pytest.mark.parametrize(
+    "removed, sizes",
+    [
+        ({}, {"bi0/forward": 5, "bi0/backward": 5, "bi1/forward": 4, "bi1/backward": 4}),
+        ({"bi0/forward": [1, 4], "bi0/backward": [0, 1, 2, 3], "bi1/backward": [2]},
+         {"bi0/forward": 3, "bi0/backward": 1, "bi1/forward": 4, "bi1/backward": 3}),
+    ],
+)
+def test_bidirectional_stack(removed, sizes):
+    rng = np.random.default_rng(1)
+    model = bidirectional_model(sizes=(5, 4))
+    _randomize(model, rng)
+    x = rng.normal(size=(3, 7, 6)).astype("float32")
+    compact = _check_equivalent(model, removed, sizes, x)
+    assert compact.get_layer("bi0").backward_layer.units == sizes["bi0/backward"]
+
+
+def test_embedding_stateful_language_model():
+    """The PTB shape: embedding -> stateful LSTMs -> softmax Dense, fixed batch."""
+    rng = np.random.default_rng(2)
+    inp = keras.Input(batch_shape=(2, 5), dtype="int32")
+    x = keras.layers.Embedding(11, 6, name="emb")(inp)
+    x = keras.layers.LSTM(5, return_sequences=True, stateful=True, name="lstm0")(x)
+    x = keras.layers.LSTM(4, return_sequences=True, stateful=True, name="lstm1")(x)
+    model = keras.Model(inp, keras.layers.Dense(11, name="softmax")(x))
+    _randomize(model, rng)
+    x = rng.integers(0, 11, size=(2, 5)).astype("int32")
+    _check_equivalent(model, {"lstm0": [4], "lstm1": [0, 3]}, {"lstm0": 4, "lstm1": 2}, x)
+
+
+def test_all_components_removed_is_a_clear_error():
+    model = stacked_lstm_model(sizes=(3, 2))
+    groups = derive_iss_groups(model)
+    zero_components(model, groups[1], [0, 1])
+    with pytest.raises(ValueError, match="every component of 'lstm1' is zero"):
+        extract_compact_model(model, groups)
