@@ -14,6 +14,7 @@ setup(
         "numpy",
         "absl-py",
         "matplotlib",
+        "tensorboard",
     ],
     extras_require={
         "test": ["pytest"],

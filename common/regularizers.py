@@ -70,30 +70,42 @@ class StructureGroupLasso:
 class DimensionGroupLasso:
     """Group Lasso whose groups are the rows and/or the columns of each matrix.
 
-    The reference's "dimension-wise" groups: they zero whole rows or columns of one matrix,
-    which does not by itself remove hidden units (it gives no ISS).
+    The reference's row/column groups: they zero whole rows or columns of one matrix, which
+    does not by itself remove hidden units (it gives no ISS). An entry of `variables` may be a
+    tuple of paths stacked along the rows: TF1's LSTM matrix [D+H, 4H] is Keras' kernel on top
+    of the recurrent kernel, so its column j spans column j of both.
     """
 
     def __init__(self, variables, strength: float, rows: bool = True, columns: bool = True):
         if not (rows or columns):
             raise ValueError("DimensionGroupLasso needs rows=True or columns=True")
-        self.variables = tuple(variables)
+        self.stacks = tuple((v,) if isinstance(v, str) else tuple(v) for v in variables)
         self.strength = float(strength)
         self.rows, self.columns = rows, columns
 
+    @property
+    def variables(self):
+        return tuple(dict.fromkeys(p for stack in self.stacks for p in stack))
+
     def check_shapes(self, shapes):
-        for p in self.variables:
-            if len(shapes[p]) != 2:
-                raise ValueError(f"row/column group Lasso needs 2-D variables; {p!r} has shape {tuple(shapes[p])}")
+        for stack in self.stacks:
+            for p in stack:
+                if len(shapes[p]) != 2:
+                    raise ValueError(f"row/column group Lasso needs 2-D variables; {p!r} has shape {tuple(shapes[p])}")
+            if len({shapes[p][1] for p in stack}) != 1:
+                raise ValueError(f"row-stacked variables {stack} must have the same number of columns")
 
     def __call__(self, values):
         total = 0.0
-        for p in self.variables:
-            sq = ops.square(values[p])
-            if self.rows:
-                total = total + ops.sum(ops.sqrt(ops.sum(sq, axis=1) + GROUP_EPSILON))
+        for stack in self.stacks:
+            column_sq = 0.0
+            for p in stack:
+                sq = ops.square(values[p])
+                if self.rows:
+                    total = total + ops.sum(ops.sqrt(ops.sum(sq, axis=1) + GROUP_EPSILON))
+                column_sq = column_sq + ops.sum(sq, axis=0)
             if self.columns:
-                total = total + ops.sum(ops.sqrt(ops.sum(sq, axis=0) + GROUP_EPSILON))
+                total = total + ops.sum(ops.sqrt(column_sq + GROUP_EPSILON))
         return self.strength * total
 
 

@@ -6,6 +6,9 @@ stock CSVLogger and TensorBoard callbacks that come after it in the list record 
 
 from __future__ import annotations
 
+import csv
+import os
+
 import numpy as np
 import keras
 from absl import logging
@@ -67,21 +70,27 @@ def flatten_stats(stats: dict) -> dict[str, float]:
 
 
 class SparsityLogger(keras.callbacks.Callback):
-    """Logs sparsity each epoch and adds it to `logs`; keeps the latest dict in `self.latest`.
+    """Logs sparsity each epoch; keeps the latest dict in `self.latest`.
 
-    Put it before CSVLogger/TensorBoard in the callbacks list so they see the added keys.
+    Adds the overall zero fraction (`sparsity`) and the live components of each group
+    (`live/<group>`) to `logs`, so CSVLogger/TensorBoard placed after it record them; with
+    `csv_path`, also writes every per-variable statistic (`flatten_stats`) to that CSV file.
     """
 
-    def __init__(self, groups=(), variable_paths=None):
+    def __init__(self, groups=(), variable_paths=None, csv_path=None):
         super().__init__()
         self.groups = list(groups)
         self.variable_paths = variable_paths
+        self.csv_path = csv_path
         self.latest = None
 
     def on_epoch_end(self, epoch, logs=None):
         self.latest = sparsity_stats(self.model, self.groups, self.variable_paths)
         if logs is not None:
-            logs.update(flatten_stats(self.latest))
+            logs["sparsity"] = self.latest["zero_fraction"]
+            logs.update({f"live/{n}": g["live"] for n, g in self.latest["groups"].items()})
+        if self.csv_path:
+            self._append_csv(epoch, flatten_stats(self.latest))
         live = ", ".join(f"{n}: {g['live']}/{g['size']}" for n, g in self.latest["groups"].items())
         logging.info(
             "epoch %d sparsity %.4f; live ISS components %s",
@@ -89,3 +98,11 @@ class SparsityLogger(keras.callbacks.Callback):
             self.latest["zero_fraction"],
             live or "(no groups)",
         )
+
+    def _append_csv(self, epoch, row):
+        new = not os.path.isfile(self.csv_path) or os.path.getsize(self.csv_path) == 0
+        with open(self.csv_path, "a", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=["epoch", *row])
+            if new:
+                writer.writeheader()
+            writer.writerow({"epoch": epoch, **row})

@@ -43,6 +43,12 @@ def test_dimension_group_lasso_and_l1_match_numpy():
     np.testing.assert_allclose(float(DimensionGroupLasso(["w"], 0.5)(values)), 0.5 * (rows + cols), rtol=1e-5)
     np.testing.assert_allclose(float(DimensionGroupLasso(["w"], 1.0, columns=False)(values)), rows, rtol=1e-5)
     np.testing.assert_allclose(float(L1(["w"], 0.1)(values)), 0.1 * np.abs(w).sum(), rtol=1e-5)
+    # a row-stacked pair behaves as the single matrix np.vstack([w, u])
+    u = rng.normal(size=(3, 6)).astype("float32")
+    stacked = np.vstack([w, u])
+    expected = np.sqrt((stacked**2).sum(1) + 1e-8).sum() + np.sqrt((stacked**2).sum(0) + 1e-8).sum()
+    got = float(DimensionGroupLasso([("w", "u")], 1.0)({"w": w, "u": u}))
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
 
 
 def test_sparse_model_loss_is_data_loss_plus_penalty():

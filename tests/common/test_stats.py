@@ -32,11 +32,13 @@ def test_logger_feeds_csv_logger_each_epoch(tmp_path):
     zero_components(model, groups[1], [1])
     model.compile(optimizer=keras.optimizers.SGD(0.0), loss="mse")
     path = tmp_path / "log.csv"
-    logger = SparsityLogger(groups)
+    logger = SparsityLogger(groups, csv_path=str(tmp_path / "sparsity.csv"))
     x = np.random.normal(size=(4, 7, 6)).astype("float32")
     model.fit(x, np.zeros((4, 7, 3), "float32"), epochs=2, verbose=0, callbacks=[logger, keras.callbacks.CSVLogger(str(path))])
     rows = list(csv.DictReader(open(path)))
     assert len(rows) == 2
     assert rows[-1]["live/lstm1"] == "3" and rows[-1]["live/lstm0"] == "5"
-    assert float(rows[-1]["zero_rows/dense/kernel"]) == 1 / 4
+    detail = list(csv.DictReader(open(tmp_path / "sparsity.csv")))
+    assert len(detail) == 2 and float(detail[-1]["zero_rows/dense/kernel"]) == 1 / 4
+    assert float(rows[-1]["sparsity"]) == logger.latest["zero_fraction"] > 0
     assert logger.latest["groups"]["lstm1"]["live"] == 3

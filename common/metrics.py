@@ -1,0 +1,37 @@
+"""Exact token-level metrics for language models.
+
+Keras' stock weighted metrics reduce each sample's per-token values and weights separately before
+combining them, which is not sum(v * w) / sum(w) when the weights vary along time (padded
+evaluation windows). This metric accumulates the two sums itself.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+class TokenCrossEntropy(keras.metrics.Metric):
+    """sum(w * cross-entropy) / sum(w) over every token seen; exp() of it is the perplexity."""
+
+    def __init__(self, name="xent", from_logits=True, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.from_logits = from_logits
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total", dtype="float64")
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count", dtype="float64")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        values = keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits)
+        weights = ops.ones_like(values) if sample_weight is None else ops.cast(sample_weight, values.dtype)
+        self.total.assign_add(ops.cast(ops.sum(values * weights), "float64"))
+        self.count.assign_add(ops.cast(ops.sum(weights), "float64"))
+
+    def result(self):
+        return self.total / ops.maximum(self.count, 1e-12)
+
+    def reset_state(self):
+        self.total.assign(0.0)
+        self.count.assign(0.0)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits}

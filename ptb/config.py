@@ -1,0 +1,163 @@
+"""PTB configurations: the reference's presets and its JSON override files.
+
+Presets follow Zaremba et al. / the TF tutorial and the ISS paper (ISS_REFERENCE.md, Sec. 3).
+A JSON file in the iss-rnns format overrides learning rate, L1 (`weight_decay`), dropout and
+the group-Lasso settings:
+
+    {"learning_rate": 1.0, "weight_decay": 0.0, "dropout_keep_prob": 0.6,
+     "grouplasso": {"global_decay": 0.00245,
+                    "<layer>": {"structure_decay_multi": 1.0, "coupled_layer": "..."}}}
+
+`<layer>` is our layer name (`lstm_0`, `lstm_1`, `softmax`) or the reference's TF1 variable
+name (`Model/RNN/multi_rnn_cell/cell_0/basic_lstm_cell/weights`, `Model/softmax_w`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+
+@dataclasses.dataclass(frozen=True)
+class PTBConfig:
+    init_scale: float
+    learning_rate: float
+    max_grad_norm: float
+    num_steps: int
+    hidden_size: int  # embedding width, and each LSTM's width unless hidden_sizes says otherwise
+    max_epoch: int  # epochs at the initial learning rate (exponential schedule)
+    max_max_epoch: int
+    keep_prob: float
+    lr_decay: float
+    batch_size: int
+    hidden_sizes: tuple = ()  # per-layer LSTM widths (direct design, compact models)
+    num_layers: int = 2
+    lr_schedule: str = "exponential"  # or "step": x lr_decay every lr_step_epochs epochs
+    lr_step_epochs: int = 0
+    weight_decay: float = 0.0  # L1 strength on all weights but the embedding
+    group_lasso: float = 0.0  # ISS strength ("global_decay")
+    group_lasso_multipliers: tuple = ()  # per LSTM layer ("structure_decay_multi")
+    row_col_lasso: float = 0.0  # row/column group Lasso strength
+    row_col_multipliers: tuple = ()  # ((variable, row_multi, col_multi), ...)
+    zero_threshold: float = 1e-4
+    optimizer: str = "gd"
+    freeze_mode: str = ""  # "" or "element"
+
+    @property
+    def lstm_sizes(self) -> tuple:
+        return tuple(self.hidden_sizes) or (self.hidden_size,) * self.num_layers
+
+    def learning_rate_at(self, epoch: int) -> float:
+        """Learning rate of 0-based `epoch` (the tutorial: decay ** max(epoch + 1 - max_epoch, 0))."""
+        if self.lr_schedule == "step":
+            return self.learning_rate * self.lr_decay ** (epoch // self.lr_step_epochs)
+        return self.learning_rate * self.lr_decay ** max(epoch + 1 - self.max_epoch, 0)
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+PRESETS = {
+    "small": PTBConfig(0.1, 1.0, 5, 20, 200, 4, 13, 1.0, 0.5, 20),
+    "medium": PTBConfig(0.05, 1.0, 5, 35, 650, 6, 39, 0.5, 0.8, 20),
+    "large": PTBConfig(0.04, 1.0, 10, 35, 1500, 14, 55, 0.35, 1 / 1.15, 20),
+    "sparselarge": PTBConfig(0.04, 1.0, 10, 35, 1500, 18, 55, 0.60, 0.1, 20, lr_schedule="step", lr_step_epochs=18),
+    "test": PTBConfig(0.5, 1.0, 5, 5, 16, 1, 1, 1.0, 0.5, 4),  # tiny, for smoke tests (learns in 1 epoch)
+}
+
+
+class ConfigError(ValueError):
+    """A config file or flag value that cannot be used; the message names it."""
+
+
+_TOP_KEYS = {"learning_rate", "weight_decay", "dropout_keep_prob", "grouplasso", "save_path"}
+_ISS_KEYS = {"structure_decay_multi", "coupled_layer", "couple_split_num"}
+_ROWCOL_KEYS = {"row_decay_multi", "col_decay_multi"}
+
+
+def layer_for_name(name: str, num_layers: int) -> str:
+    """Our layer name for one of the reference's variable names (or for our own name)."""
+    ours = {f"lstm_{i}" for i in range(num_layers)} | {"softmax"}
+    if name in ours:
+        return name
+    for i in range(num_layers):
+        if name == f"Model/RNN/multi_rnn_cell/cell_{i}/basic_lstm_cell/weights":
+            return f"lstm_{i}"
+    if name == "Model/softmax_w":
+        return "softmax"
+    raise ConfigError(f"grouplasso names unknown layer {name!r}; use one of {sorted(ours)} or the reference's TF1 names")
+
+
+def _number(value, key: str, source: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{source}: {key} must be a number, got {value!r}")
+    return float(value)
+
+
+def apply_config_file(config: PTBConfig, path: str) -> PTBConfig:
+    """`config` with the overrides of an iss-rnns JSON config file."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: malformed JSON: {e}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a JSON object")
+    unknown = sorted(set(data) - _TOP_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(_TOP_KEYS))})")
+    changes = {}
+    if "learning_rate" in data:
+        changes["learning_rate"] = _number(data["learning_rate"], "learning_rate", path)
+    if "weight_decay" in data:
+        changes["weight_decay"] = _number(data["weight_decay"], "weight_decay", path)
+    if "dropout_keep_prob" in data:
+        keep = _number(data["dropout_keep_prob"], "dropout_keep_prob", path)
+        if not 0 < keep <= 1:
+            raise ConfigError(f"{path}: dropout_keep_prob must be in (0, 1], got {keep}")
+        changes["keep_prob"] = keep
+    if "grouplasso" in data:
+        changes.update(_group_lasso_settings(data["grouplasso"], config.num_layers, path))
+    return dataclasses.replace(config, **changes)
+
+
+def _group_lasso_settings(section, num_layers: int, path: str) -> dict:
+    if not isinstance(section, dict) or "global_decay" not in section:
+        raise ConfigError(f"{path}: grouplasso must be an object with a global_decay")
+    decay = _number(section["global_decay"], "grouplasso.global_decay", path)
+    iss = {}
+    rowcol = []
+    for name, entry in section.items():
+        if name == "global_decay":
+            continue
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{path}: grouplasso.{name} must be an object")
+        layer = layer_for_name(name, num_layers)
+        keys = set(entry)
+        if keys & _ISS_KEYS and keys & _ROWCOL_KEYS or not keys <= _ISS_KEYS | _ROWCOL_KEYS:
+            raise ConfigError(
+                f"{path}: grouplasso.{name} has keys {sorted(keys)}; use either "
+                f"{sorted(_ISS_KEYS)} (ISS) or {sorted(_ROWCOL_KEYS)} (rows/columns)"
+            )
+        if keys & _ISS_KEYS:
+            if layer == "softmax":
+                raise ConfigError(f"{path}: ISS groups belong to LSTM layers, not {name!r}")
+            iss[layer] = _number(entry.get("structure_decay_multi", 1.0), f"{name}.structure_decay_multi", path)
+        else:
+            rowcol.append((layer, _number(entry.get("row_decay_multi", 0.0), "row_decay_multi", path),
+                           _number(entry.get("col_decay_multi", 0.0), "col_decay_multi", path)))
+    out = {}
+    if iss:
+        out["group_lasso"] = decay
+        out["group_lasso_multipliers"] = tuple(iss.get(f"lstm_{i}", 0.0) for i in range(num_layers))
+    if rowcol:
+        out["row_col_lasso"] = decay
+        out["row_col_multipliers"] = tuple(rowcol)
+    if not out:
+        raise ConfigError(f"{path}: grouplasso names no layer to regularize")
+    return out

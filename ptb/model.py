@@ -1,0 +1,96 @@
+"""The stacked-LSTM language model of Zaremba et al. and its ISS training setup.
+
+Embedding -> dropout -> [LSTM -> dropout] x L -> Dense softmax, with stateful LSTMs so the state
+is carried from window to window, uniform(-init_scale, init_scale) initialization, zero LSTM
+biases and no forget-gate bias (as the TF tutorial that iss-rnns builds on).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+from keras import ops
+
+import common
+from ptb.config import PTBConfig
+
+
+def sequence_cross_entropy(y_true, y_pred):
+    """Cross-entropy summed over the window's steps, per sequence (Keras then averages the batch).
+
+    The reference minimizes this sum, not the per-token mean: its learning rate 1.0, clipping norm
+    and group-Lasso strength are all relative to that scale (num_steps times the mean).
+    """
+    per_token = keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True)
+    return ops.sum(per_token, axis=-1)
+
+
+def build_language_model(config: PTBConfig, vocab_size: int, batch_size: int, num_steps: int,
+                         seed: int | None = None, name: str = "ptb_lm") -> keras.Model:
+    init = keras.initializers.RandomUniform(-config.init_scale, config.init_scale, seed=seed)
+    rate = 1.0 - config.keep_prob
+    tokens = keras.Input(batch_shape=(batch_size, num_steps), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(vocab_size, config.hidden_size, embeddings_initializer=init, name="embedding")(tokens)
+    if rate > 0:
+        x = keras.layers.Dropout(rate, seed=seed, name="embedding_dropout")(x)
+    for i, units in enumerate(config.lstm_sizes):
+        x = keras.layers.LSTM(
+            units, return_sequences=True, stateful=True, kernel_initializer=init, recurrent_initializer=init,
+            bias_initializer="zeros", unit_forget_bias=False, name=f"lstm_{i}",
+        )(x)
+        if rate > 0:
+            x = keras.layers.Dropout(rate, seed=None if seed is None else seed + i + 1, name=f"lstm_{i}_dropout")(x)
+    logits = keras.layers.Dense(vocab_size, kernel_initializer=init, bias_initializer=init, name="softmax")(x)
+    return keras.Model(tokens, logits, name=name)
+
+
+def iss_groups(model, config: PTBConfig):
+    """ISS groups of the LSTMs, each scaled by its layer's structure_decay_multi."""
+    groups = common.derive_iss_groups(model)
+    multis = config.group_lasso_multipliers or (1.0,) * len(groups)
+    return [dataclasses.replace(g, multiplier=m) for g, m in zip(groups, multis)]
+
+
+def sparsity_penalty(model, groups, config: PTBConfig) -> common.SparsityPenalty:
+    """ISS group Lasso + L1 (all weights but the embedding) + row/column group Lasso."""
+    l1_vars = [v.path for v in model.trainable_weights if not v.path.startswith("embedding/")]
+    terms = [common.StructureGroupLasso(groups, config.group_lasso), common.L1(l1_vars, config.weight_decay)]
+    for layer, row_multi, col_multi in config.row_col_multipliers:
+        if layer == "softmax":
+            stack = ("softmax/kernel",)
+        else:
+            stack = (f"{layer}/lstm_cell/kernel", f"{layer}/lstm_cell/recurrent_kernel")
+        terms.append(common.DimensionGroupLasso([stack], config.row_col_lasso * row_multi, rows=True, columns=False))
+        terms.append(common.DimensionGroupLasso([stack], config.row_col_lasso * col_multi, rows=False, columns=True))
+    return common.SparsityPenalty(terms)
+
+
+def uses_sparsity(config: PTBConfig) -> bool:
+    return bool(config.group_lasso or config.weight_decay or config.row_col_lasso or config.freeze_mode)
+
+
+def build_training_model(config: PTBConfig, vocab_size: int, seed: int | None = None):
+    """The stateful training model with the penalty in its loss and thresholding after each step."""
+    plain = build_language_model(config, vocab_size, config.batch_size, config.num_steps, seed=seed)
+    groups = iss_groups(plain, config)
+    model = common.SparseModel(
+        inputs=plain.inputs, outputs=plain.outputs, penalty=sparsity_penalty(plain, groups, config),
+        iss_groups=groups, name="ptb_lm",
+    )
+    return model, groups
+
+
+def make_optimizer(config: PTBConfig):
+    if config.optimizer == "gd":
+        return keras.optimizers.SGD(config.learning_rate, global_clipnorm=config.max_grad_norm)
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(config.learning_rate, global_clipnorm=config.max_grad_norm)
+    raise ValueError(f"unknown optimizer {config.optimizer!r}; use gd or adam")
+
+
+def attach_thresholds(model, config: PTBConfig) -> None:
+    """Zero-threshold (and freeze) after every step, when any sparsity method is on."""
+    if uses_sparsity(config):
+        threshold = common.zero_threshold_for(config.zero_threshold, config.weight_decay)
+        common.attach_zero_threshold(model, threshold, freeze_zeros=config.freeze_mode == "element")

@@ -1,0 +1,105 @@
+"""The ptb entrypoints as a user runs them: python -m ptb.train / evaluate / extract."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.ptb.conftest import write_corpus
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+RESULT_KEYS = {"task", "model", "backend", "device", "epochs", "valid_ppl", "test_ppl", "hidden_sizes", "weights", "wall_s", "config"}
+
+
+def run(module, *args, check=True):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT}
+    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{module} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def test_one_epoch_test_model_writes_results(tmp_path, tiny_corpus):
+    save = tmp_path / "run"
+    proc = run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={save}", "--max_max_epoch=1", "--verbose=0")
+    assert "Test Perplexity:" in proc.stdout
+    results = json.loads((save / "results.json").read_text())
+    assert RESULT_KEYS <= set(results)
+    assert results["epochs"] == 1 and results["hidden_sizes"] == [16, 16]
+    assert 1 < results["test_ppl"] < 6  # 12 word types + <eos> from a small grammar: uniform would be 13
+    assert (save / "log.csv").read_text().count("\n") == 2 and (save / "checkpoint" / "state.json").exists()
+    assert len(list((save / "tensorboard").rglob("*"))) > 0
+
+
+def test_stopped_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path, tiny_corpus):
+    """A run stopped after epoch 1 of 2, restarted with the same save_path, equals a straight 2-epoch run."""
+    args = ["--model=test", f"--data_path={tiny_corpus}", "--verbose=0"]
+    run("ptb.train", *args, f"--save_path={tmp_path / 'straight'}", "--max_max_epoch=2")
+    run("ptb.train", *args, f"--save_path={tmp_path / 'stopped'}", "--max_max_epoch=1")
+    proc = run("ptb.train", *args, f"--save_path={tmp_path / 'stopped'}", "--max_max_epoch=2")
+    assert "Resuming from" in proc.stderr and "after epoch 1" in proc.stderr
+    a = json.loads((tmp_path / "straight" / "results.json").read_text())
+    b = json.loads((tmp_path / "stopped" / "results.json").read_text())
+    assert abs(a["test_ppl"] - b["test_ppl"]) < 1e-3 and abs(a["valid_ppl"] - b["valid_ppl"]) < 1e-3
+    assert (tmp_path / "stopped" / "log.csv").read_text().count("\n") == 3  # header + 2 epochs
+    # resuming with another config is refused, and nothing in the save_path is touched
+    before = (tmp_path / "stopped" / "checkpoint" / "state.json").read_text()
+    proc = run("ptb.train", *args, f"--save_path={tmp_path / 'stopped'}", "--max_max_epoch=2", "--optimizer=adam", check=False)
+    assert proc.returncode == 1 and "different config" in proc.stderr
+    assert (tmp_path / "stopped" / "checkpoint" / "state.json").read_text() == before
+
+
+def test_iss_run_extracts_a_compact_model_with_the_same_perplexity(tmp_path, tiny_corpus):
+    config = tmp_path / "iss.json"
+    config.write_text(json.dumps({"learning_rate": 1.0, "dropout_keep_prob": 1.0, "grouplasso": {
+        "global_decay": 0.05, "lstm_0": {"structure_decay_multi": 1.0}, "lstm_1": {"structure_decay_multi": 1.0}}}))
+    save, out = tmp_path / "iss", tmp_path / "compact"
+    run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={save}", f"--config_file={config}",
+        "--max_max_epoch=2", "--zero_threshold=0.01", "--verbose=0", "--display_weights")
+    results = json.loads((save / "results.json").read_text())
+    assert sum(results["hidden_sizes"]) < 32, results["hidden_sizes"]  # ISS removed units
+    assert (save / "weights.png").stat().st_size > 1000
+    proc = run("ptb.extract", f"--restore_path={save}", f"--output={out}")
+    assert f"Hidden sizes: {results['hidden_sizes']}" in proc.stdout
+    assert (out / "model.keras").exists() and (out / "kept_units.npz").exists()
+    sparse = run("ptb.evaluate", f"--restore_path={save}", f"--data_path={tiny_corpus}").stdout
+    compact = run("ptb.evaluate", f"--restore_path={out}", f"--data_path={tiny_corpus}").stdout
+    value = lambda text, key: float(text.split(key)[1].split()[0])  # noqa: E731
+    assert abs(value(sparse, "Test Perplexity:") - value(compact, "Test Perplexity:")) < 0.01
+    assert abs(value(sparse, "Test Perplexity:") - results["test_ppl"]) < 0.01
+    assert abs(value(sparse, "Valid Perplexity:") - value(compact, "Valid Perplexity:")) < 0.01
+
+
+@pytest.mark.parametrize(
+    "make_args, message",
+    [
+        (lambda t, d: ["--model=test", f"--data_path={t / 'missing'}"], "data directory not found"),
+        (lambda t, d: ["--model=huge", f"--data_path={d}"], "model"),
+        (lambda t, d: ["--model=test", f"--data_path={d}", f"--config_file={t / 'bad.json'}"], "malformed JSON"),
+        (lambda t, d: ["--model=test", f"--data_path={d}", f"--config_file={t / 'unknown.json'}"], "unknown key(s) lr"),
+        (lambda t, d: ["--model=test", f"--data_path={d}", "--hidden_size1=0"], "hidden_size1"),
+        (lambda t, d: ["--model=test", f"--data_path={d}", f"--restore_path={t / 'nothing'}"], "no config.json"),
+    ],
+)
+def test_bad_input_exits_nonzero_with_one_clear_line(tmp_path, tiny_corpus, make_args, message):
+    (tmp_path / "bad.json").write_text("{oops")
+    (tmp_path / "unknown.json").write_text('{"lr": 1}')
+    (tmp_path / "nothing").mkdir()
+    proc = run("ptb.train", *make_args(tmp_path, tiny_corpus), f"--save_path={tmp_path / 'out'}", check=False)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_restore_from_a_different_architecture_is_refused(tmp_path, tiny_corpus):
+    save = tmp_path / "a"
+    run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={save}", "--max_max_epoch=1", "--verbose=0")
+    proc = run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={tmp_path / 'b'}",
+               f"--restore_path={save}", "--hidden_size1=5", "--verbose=0", check=False)
+    assert proc.returncode == 1 and "has LSTM sizes (16, 16)" in proc.stderr and "Traceback" not in proc.stderr
+    other = write_corpus(tmp_path / "other", lines=(300, 60, 60), seed=1)
+    (other / "ptb.train.txt").write_text((other / "ptb.train.txt").read_text() + " zebra giraffe \n")
+    proc = run("ptb.evaluate", f"--restore_path={save}", f"--data_path={other}", check=False)
+    assert proc.returncode == 1 and "was trained on" in proc.stderr

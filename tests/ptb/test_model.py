@@ -1,0 +1,69 @@
+import dataclasses
+
+import numpy as np
+import keras
+import pytest
+
+from common.loop import reset_rnn_states
+from ptb.config import PRESETS
+from ptb.evaluation import PerplexityEvaluator, copy_trainable_weights
+from ptb.model import build_language_model, build_training_model, sequence_cross_entropy
+
+CONFIG = dataclasses.replace(PRESETS["test"], keep_prob=1.0)
+
+
+def test_loss_is_summed_over_steps_and_averaged_over_the_batch():
+    y = np.array([[1, 2, 0], [0, 1, 1]])
+    logits = np.random.normal(size=(2, 3, 4)).astype("float32")
+    per_token = keras.ops.convert_to_numpy(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
+    got = keras.ops.convert_to_numpy(sequence_cross_entropy(y, logits))
+    np.testing.assert_allclose(got, per_token.sum(axis=1), rtol=1e-5)
+
+
+def test_state_is_carried_from_window_to_window():
+    """Two windows through the stateful model == one long window through a fresh model."""
+    config = dataclasses.replace(CONFIG, init_scale=0.8)  # large weights: the state visibly matters
+    model = build_language_model(config, 12, batch_size=2, num_steps=3, seed=1)
+    long = build_language_model(config, 12, batch_size=2, num_steps=6, seed=1)
+    copy_trainable_weights(model, long)
+    tokens = np.random.randint(0, 12, size=(2, 6)).astype("int32")
+    reset_rnn_states(model)
+    first = model.predict_on_batch(tokens[:, :3])
+    second = model.predict_on_batch(tokens[:, 3:])
+    reset_rnn_states(long)
+    both = long.predict_on_batch(tokens)
+    np.testing.assert_allclose(np.concatenate([first, second], axis=1), both, atol=1e-5)
+    reset_rnn_states(model)
+    again = model.predict_on_batch(tokens[:, 3:])
+    assert not np.allclose(again, second, atol=1e-3)  # without the carried state the output differs
+
+
+def test_batch_one_perplexity_does_not_depend_on_window_length():
+    model = build_language_model(CONFIG, 12, batch_size=4, num_steps=5, seed=2)
+    ids = np.random.randint(0, 12, size=103).astype("int32")
+    one_step = PerplexityEvaluator(CONFIG, 12, 1, 1).perplexity(model, ids)
+    seven = PerplexityEvaluator(CONFIG, 12, 1, 7).perplexity(model, ids)
+    np.testing.assert_allclose(seven, one_step, rtol=1e-5)
+    # direct numpy check of the one-step value over the whole stream
+    ev = PerplexityEvaluator(CONFIG, 12, 1, 103 - 1)
+    copy_trainable_weights(model, ev.model)
+    reset_rnn_states(ev.model)
+    logits = ev.model.predict_on_batch(ids[None, :-1])[0]
+    logp = logits - np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1, keepdims=True)) - logits.max(1, keepdims=True)
+    expected = np.exp(-logp[np.arange(len(ids) - 1), ids[1:]].mean())
+    np.testing.assert_allclose(one_step, expected, rtol=1e-4)
+
+
+def test_training_model_penalty_uses_the_config_multipliers():
+    config = dataclasses.replace(CONFIG, group_lasso=0.01, group_lasso_multipliers=(2.0, 0.0))
+    model, groups = build_training_model(config, 12, seed=0)
+    assert [g.multiplier for g in groups] == [2.0, 0.0]
+    assert [g.slices[-1].variable for g in groups] == ["lstm_1/lstm_cell/kernel", "softmax/kernel"]
+    assert model.penalty_value() > 0
+
+
+def test_copy_between_different_architectures_is_a_clear_error():
+    a = build_language_model(CONFIG, 12, 2, 3)
+    b = build_language_model(dataclasses.replace(CONFIG, hidden_sizes=(3, 8)), 12, 2, 3)
+    with pytest.raises(ValueError, match="do not fit"):
+        copy_trainable_weights(a, b)
