@@ -16,6 +16,7 @@ import numpy as np
 import keras
 
 from common.groups import derive_iss_groups
+from common.layers import rnn_state_variables
 from common.stats import live_components, model_values
 
 
@@ -113,7 +114,10 @@ def extract_compact_model(model, groups=None):
 
     compact = keras.models.clone_model(model, clone_function=clone)
     new_values = compact_weights(values, groups, kept)
-    old, new = list(model.weights), list(compact.weights)
+    # Carried RNN states are run-time values, not weights: the compact model starts from zero.
+    old_states, new_states = rnn_state_variables(model), rnn_state_variables(compact)
+    old = [v for v in model.weights if id(v) not in old_states]
+    new = [v for v in compact.weights if id(v) not in new_states]
     if len(old) != len(new):
         raise ValueError(f"compact model has {len(new)} variables, the sparse one {len(old)}")
     for o, n in zip(old, new):

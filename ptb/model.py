@@ -13,6 +13,7 @@ import keras
 from keras import ops
 
 import common
+from common import layers as iss_layers
 from ptb.config import PTBConfig
 
 
@@ -27,7 +28,9 @@ def sequence_cross_entropy(y_true, y_pred):
 
 
 def build_language_model(config: PTBConfig, vocab_size: int, batch_size: int, num_steps: int,
-                         seed: int | None = None, name: str = "ptb_lm") -> keras.Model:
+                         seed: int | None = None, name: str = "ptb_lm", stateful: bool = True,
+                         unroll: bool = False) -> keras.Model:
+    """stateful=False (and unroll=True, for TFLite) give the same weights layout for inference and export."""
     init = keras.initializers.RandomUniform(-config.init_scale, config.init_scale, seed=seed)
     rate = 1.0 - config.keep_prob
     tokens = keras.Input(batch_shape=(batch_size, num_steps), dtype="int32", name="tokens")
@@ -35,8 +38,8 @@ def build_language_model(config: PTBConfig, vocab_size: int, batch_size: int, nu
     if rate > 0:
         x = keras.layers.Dropout(rate, seed=seed, name="embedding_dropout")(x)
     for i, units in enumerate(config.lstm_sizes):
-        x = keras.layers.LSTM(
-            units, return_sequences=True, stateful=True, kernel_initializer=init, recurrent_initializer=init,
+        x = iss_layers.LSTM(  # the stock LSTM, with its state carried on JAX too
+            units, return_sequences=True, stateful=stateful, unroll=unroll, kernel_initializer=init, recurrent_initializer=init,
             bias_initializer="zeros", unit_forget_bias=False, name=f"lstm_{i}",
         )(x)
         if rate > 0:

@@ -21,21 +21,33 @@ def test_loss_is_summed_over_steps_and_averaged_over_the_batch():
 
 
 def test_state_is_carried_from_window_to_window():
-    """Two windows through the stateful model == one long window through a fresh model."""
+    """Two windows through the stateful model == one long window through a fresh model (both backends)."""
     config = dataclasses.replace(CONFIG, init_scale=0.8)  # large weights: the state visibly matters
     model = build_language_model(config, 12, batch_size=2, num_steps=3, seed=1)
     long = build_language_model(config, 12, batch_size=2, num_steps=6, seed=1)
     copy_trainable_weights(model, long)
     tokens = np.random.randint(0, 12, size=(2, 6)).astype("int32")
+    windows = np.concatenate([tokens[:, :3], tokens[:, 3:]])  # window-major, as batch_windows lays them out
     reset_rnn_states(model)
-    first = model.predict_on_batch(tokens[:, :3])
-    second = model.predict_on_batch(tokens[:, 3:])
+    out = model.predict(windows, batch_size=2, verbose=0)
     reset_rnn_states(long)
-    both = long.predict_on_batch(tokens)
-    np.testing.assert_allclose(np.concatenate([first, second], axis=1), both, atol=1e-5)
+    both = long.predict(tokens, batch_size=2, verbose=0)
+    np.testing.assert_allclose(np.concatenate([out[:2], out[2:]], axis=1), both, atol=1e-5)
     reset_rnn_states(model)
-    again = model.predict_on_batch(tokens[:, 3:])
-    assert not np.allclose(again, second, atol=1e-3)  # without the carried state the output differs
+    alone = model.predict(windows[2:], batch_size=2, verbose=0)
+    assert not np.allclose(alone, out[2:], atol=1e-3)  # without the carried state the output differs
+
+
+def test_fit_updates_the_carried_state():
+    model = build_language_model(CONFIG, 12, batch_size=2, num_steps=3, seed=1)
+    model.compile(optimizer=keras.optimizers.SGD(0.0), loss=sequence_cross_entropy)
+    x = np.random.randint(0, 12, size=(4, 3)).astype("int32")
+    reset_rnn_states(model)
+    model.fit(x, x, batch_size=2, epochs=1, shuffle=False, verbose=0)
+    state = model.get_layer("lstm_0").states[0].numpy()
+    assert state.shape == (2, 16) and np.abs(state).max() > 1e-3
+    reset_rnn_states(model)
+    assert np.abs(model.get_layer("lstm_0").states[0].numpy()).max() == 0
 
 
 def test_batch_one_perplexity_does_not_depend_on_window_length():

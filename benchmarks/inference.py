@@ -1,0 +1,203 @@
+"""Inference speedup of an ISS-compact PTB model over its baseline, measured as the paper did.
+
+    # synthetic: random weights of the paper's shapes
+    python -m benchmarks.inference --hidden_sizes=373,315 --baseline_sizes=1500,1500
+    # our runs: a sparse run (extracted here) or a compact one, against a baseline run
+    python -m benchmarks.inference --restore_path=runs/iss --baseline=runs/large
+
+Both models are the full forward pass (embedding, LSTMs, softmax) on batch 10 x 30 unrolled steps
+(ISS paper, Table 1), timed in alternation after a warm-up, in one process. Prints median
+latencies, the speedup, weights and mult-adds of each, their ratio, batch-1 / 1-step latency,
+the CPU's measured matrix-multiply rate and how far each latency is from the bound its mult-adds
+give at that rate. With --tflite, the same on the TFLite interpreter (float32 exports).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import statistics
+import time
+
+import keras
+import numpy as np
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("hidden_sizes", None, "Synthetic compact model: LSTM widths, e.g. 373,315.")
+flags.DEFINE_string("baseline_sizes", "1500,1500", "Synthetic baseline: LSTM widths.")
+flags.DEFINE_string("restore_path", None, "A ptb run (sparse: extracted here; or a ptb.extract output).")
+flags.DEFINE_string("baseline", None, "A ptb run to compare against (default: synthetic --baseline_sizes).")
+flags.DEFINE_integer("embedding_size", 1500, "Embedding width of synthetic models (the paper keeps 1500).")
+flags.DEFINE_integer("vocab_size", 10000, "Vocabulary of synthetic models.")
+flags.DEFINE_integer("batch_size", 10, "Batch size (paper: 10).")
+flags.DEFINE_integer("num_steps", 30, "Unrolled steps (paper: 30).")
+flags.DEFINE_integer("repeats", 20, "Timed calls per model and round.")
+flags.DEFINE_integer("rounds", 5, "Rounds of alternation.")
+flags.DEFINE_bool("tflite", False, "Also time float32 TFLite exports of both models.")
+flags.DEFINE_string("output", None, "Write the figures as JSON here.")
+
+
+def mult_adds_per_step(embedding_size: int, sizes, vocab_size: int) -> int:
+    """Per token: each LSTM 4H(D+H) (gate pre-activations), the softmax H_last x V; the embedding is a lookup."""
+    total, inputs = 0, embedding_size
+    for h in sizes:
+        total += 4 * h * (inputs + h)
+        inputs = h
+    return total + inputs * vocab_size
+
+
+def _inference_model(sizes, embedding_size, vocab_size, batch_size, num_steps, unroll=True):
+    from ptb.config import PRESETS
+    from ptb.model import build_language_model
+
+    config = dataclasses.replace(PRESETS["large"], keep_prob=1.0, hidden_size=embedding_size, hidden_sizes=tuple(sizes),
+                                 num_layers=len(sizes))
+    return build_language_model(config, vocab_size, batch_size, num_steps, seed=0, stateful=False, unroll=unroll,
+                                name="lm_" + "x".join(map(str, sizes)))
+
+
+def _from_run(path, batch_size, num_steps):
+    """(compact inference model, sizes) from a ptb run: extracts its live ISS components first."""
+    import common
+    from ptb.experiment import restore_model
+
+    model, config, groups, saved = restore_model(path)
+    compact, report = common.extract_compact_model(model, groups)
+    sizes = [len(report[g.name]["kept"]) for g in groups]
+    target = _inference_model(sizes, config.hidden_size, saved["vocab_size"], batch_size, num_steps)
+    for src, dst in zip(compact.trainable_weights, target.trainable_weights):
+        dst.assign(src.numpy())
+    return target, sizes, config.hidden_size, saved["vocab_size"]
+
+
+def _compiled_forward(model):
+    """A compiled forward pass for the backend, so Python overhead does not dominate small models."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        fn = tf.function(lambda x: model(x, training=False))
+        return lambda x: fn(x).numpy()
+    if keras.backend.backend() == "jax":
+        import jax
+
+        state = [v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables]
+        fn = jax.jit(lambda t, n, x: model.stateless_call(t, n, x, training=False)[0])
+        return lambda x: np.asarray(jax.block_until_ready(fn(*state, x)))
+    return lambda x: np.asarray(model.predict_on_batch(x))
+
+
+def _alternate(callables: dict, x_by_name: dict, repeats: int, rounds: int) -> dict:
+    for name, fn in callables.items():  # warm-up (compilation, caches)
+        for _ in range(3):
+            fn(x_by_name[name])
+    samples = {name: [] for name in callables}
+    for _ in range(rounds):
+        for name, fn in callables.items():
+            x = x_by_name[name]
+            for _ in range(repeats):
+                start = time.perf_counter()
+                fn(x)
+                samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def matmul_rate(batch: int, inner: int, outer: int, repeats: int = 50) -> float:
+    """Measured mult-adds per second of a [batch, inner] x [inner, outer] float32 product on this backend."""
+    a = np.random.normal(size=(batch, inner)).astype("float32")
+    b = np.random.normal(size=(inner, outer)).astype("float32")
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        a, b = tf.constant(a), tf.constant(b)
+
+        @tf.function
+        def loop():
+            acc = tf.zeros((batch, outer))
+            for _ in tf.range(repeats):
+                acc += tf.matmul(a, b)
+            return acc
+
+        loop()
+        start = time.perf_counter()
+        loop().numpy()
+        return repeats * batch * inner * outer / (time.perf_counter() - start)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return repeats * batch * inner * outer / (time.perf_counter() - start)
+
+
+def main(argv):
+    del argv
+    B, T = FLAGS.batch_size, FLAGS.num_steps
+    if FLAGS.restore_path:
+        compact, sizes, emb, vocab = _from_run(FLAGS.restore_path, B, T)
+    else:
+        if not FLAGS.hidden_sizes:
+            raise app.UsageError("give --hidden_sizes (synthetic) or --restore_path")
+        sizes = [int(s) for s in FLAGS.hidden_sizes.split(",")]
+        emb, vocab = FLAGS.embedding_size, FLAGS.vocab_size
+        compact = _inference_model(sizes, emb, vocab, B, T)
+    if FLAGS.baseline:
+        baseline, base_sizes, _, _ = _from_run(FLAGS.baseline, B, T)
+    else:
+        base_sizes = [int(s) for s in FLAGS.baseline_sizes.split(",")]
+        baseline = _inference_model(base_sizes, emb, vocab, B, T)
+
+    models = {"compact": compact, "baseline": baseline}
+    x = np.random.randint(0, vocab, size=(B, T)).astype("int32")
+    latency = _alternate({n: _compiled_forward(m) for n, m in models.items()}, {n: x for n in models},
+                         FLAGS.repeats, FLAGS.rounds)
+    one_step = {n: _inference_model(s, emb, vocab, 1, 1) for n, s in (("compact", sizes), ("baseline", base_sizes))}
+    for n, m in one_step.items():
+        for src, dst in zip(models[n].trainable_weights, m.trainable_weights):
+            dst.assign(src.numpy())
+    x1 = np.random.randint(0, vocab, size=(1, 1)).astype("int32")
+    latency_1 = _alternate({n: _compiled_forward(m) for n, m in one_step.items()}, {n: x1 for n in one_step},
+                           FLAGS.repeats, FLAGS.rounds)
+
+    madds = {"compact": mult_adds_per_step(emb, sizes, vocab) * B * T, "baseline": mult_adds_per_step(emb, base_sizes, vocab) * B * T}
+    weights = {n: int(sum(np.prod(v.shape) for v in m.trainable_weights)) for n, m in models.items()}
+    rate = matmul_rate(B, emb + max(base_sizes), 4 * max(base_sizes))
+    report = {
+        "backend": keras.backend.backend(), "batch_size": B, "num_steps": T,
+        "hidden_sizes": {"compact": sizes, "baseline": base_sizes},
+        "latency_ms": {n: 1000 * v for n, v in latency.items()},
+        "latency_batch1_step1_ms": {n: 1000 * v for n, v in latency_1.items()},
+        "speedup": latency["baseline"] / latency["compact"],
+        "speedup_batch1_step1": latency_1["baseline"] / latency_1["compact"],
+        "weights": weights, "mult_adds": madds, "mult_add_reduction": madds["baseline"] / madds["compact"],
+        "matmul_mult_adds_per_s": rate,
+        "latency_over_bound": {n: latency[n] / (madds[n] / rate) for n in models},
+    }
+    if FLAGS.tflite:
+        from common.export import tflite_runner
+        import tensorflow as tf
+        import tempfile
+
+        runners = {}
+        for n, m in models.items():
+            with tempfile.TemporaryDirectory() as d:
+                m.export(d, format="tf_saved_model", verbose=False)
+                runners[n] = tflite_runner(tf.lite.TFLiteConverter.from_saved_model(d).convert(), x.shape)
+        tfl = _alternate(runners, {n: x for n in runners}, FLAGS.repeats, FLAGS.rounds)
+        report["tflite_latency_ms"] = {n: 1000 * v for n, v in tfl.items()}
+        report["tflite_speedup"] = tfl["baseline"] / tfl["compact"]
+
+    print(f"backend {report['backend']}, batch {B} x {T} steps")
+    for n in models:
+        print(f"{n:9s} sizes {report['hidden_sizes'][n]}  weights {weights[n] / 1e6:6.2f}M  mult-adds {madds[n] / 1e6:8.1f}M"
+              f"  latency {report['latency_ms'][n]:8.2f} ms  (batch 1 x 1: {report['latency_batch1_step1_ms'][n]:.3f} ms)"
+              f"  {report['latency_over_bound'][n]:.2f}x its mult-add bound")
+    print(f"speedup {report['speedup']:.2f}x (batch 1 x 1: {report['speedup_batch1_step1']:.2f}x); "
+          f"mult-add reduction {report['mult_add_reduction']:.2f}x; matmul rate {rate / 1e9:.1f} G mult-adds/s")
+    if FLAGS.tflite:
+        print(f"tflite latency {report['tflite_latency_ms']}; speedup {report['tflite_speedup']:.2f}x")
+    if FLAGS.output:
+        with open(FLAGS.output, "w") as f:
+            json.dump(report, f, indent=1)
+
+
+if __name__ == "__main__":
+    app.run(main)

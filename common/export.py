@@ -1,0 +1,71 @@
+"""Export a (compact) Keras model for deployment, and check every export against Keras.
+
+Formats: `.keras` (Keras 3), TensorFlow SavedModel (`model.export`), TFLite float32 and, as an
+option, TFLite with dynamic-range int8 weights. The TFLite converter cannot lower the LSTM's
+dynamic loop (TensorList ops), so export a model built with `unroll=True` for a fixed window. Each export is reloaded and run on the same input;
+the report gives the largest absolute output difference from the Keras model.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import keras
+
+
+def _tensorflow():
+    try:
+        import tensorflow as tf
+    except ImportError as e:  # the JAX-only GPU image
+        raise RuntimeError("SavedModel and TFLite export need tensorflow installed") from e
+    return tf
+
+
+def tflite_runner(model_content: bytes, input_shape):
+    """A callable x -> outputs on the TFLite interpreter, sized for inputs of `input_shape`."""
+    tf = _tensorflow()
+    interpreter = tf.lite.Interpreter(model_content=model_content)
+    inp = interpreter.get_input_details()[0]
+    interpreter.resize_tensor_input(inp["index"], list(input_shape))
+    interpreter.allocate_tensors()
+    inp = interpreter.get_input_details()[0]
+    out = interpreter.get_output_details()[0]
+
+    def run(x):
+        interpreter.set_tensor(inp["index"], np.asarray(x, dtype=inp["dtype"]))
+        interpreter.invoke()
+        return interpreter.get_tensor(out["index"])
+
+    return run
+
+
+def export_model(model, output_dir: str, sample, formats=("keras", "saved_model", "tflite"), int8: bool = False) -> dict:
+    """Write the model in each format to output_dir; returns {format: {"path", "max_abs_diff"}}."""
+    os.makedirs(output_dir, exist_ok=True)
+    expected = np.asarray(model.predict_on_batch(sample))
+    report = {}
+    if "keras" in formats:
+        path = os.path.join(output_dir, "model.keras")
+        model.save(path)
+        got = keras.models.load_model(path).predict_on_batch(sample)
+        report["keras"] = {"path": path, "max_abs_diff": float(np.abs(np.asarray(got) - expected).max())}
+    if "saved_model" in formats or "tflite" in formats:
+        tf = _tensorflow()
+        path = os.path.join(output_dir, "saved_model")
+        model.export(path, format="tf_saved_model", verbose=False)
+        reloaded = tf.saved_model.load(path)
+        got = reloaded.serve(tf.constant(sample))
+        report["saved_model"] = {"path": path, "max_abs_diff": float(np.abs(np.asarray(got) - expected).max())}
+        variants = [("tflite", False)] + ([("tflite_int8", True)] if int8 else [])
+        for name, quantize in variants if "tflite" in formats else []:
+            converter = tf.lite.TFLiteConverter.from_saved_model(path)
+            if quantize:
+                converter.optimizations = [tf.lite.Optimize.DEFAULT]  # dynamic-range int8 weights
+            content = converter.convert()
+            file = os.path.join(output_dir, f"model{'_int8' if quantize else ''}.tflite")
+            with open(file, "wb") as f:
+                f.write(content)
+            got = tflite_runner(content, np.shape(sample))(sample)
+            report[name] = {"path": file, "bytes": len(content), "max_abs_diff": float(np.abs(got - expected).max())}
+    return report

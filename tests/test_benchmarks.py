@@ -1,0 +1,44 @@
+"""The benchmark scripts run in a quick mode (tiny shapes) and report their figures."""
+
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+
+
+def test_train_throughput_quick_mode(tmp_path):
+    out = tmp_path / "t.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.train_throughput", "--hidden_size=8", "--num_steps=4", "--batch_size=2",
+         "--vocab_size=30", "--steps=3", "--rounds=1", "--variants=plain_keras,ours_dense,ours_iss", f"--output={out}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": ROOT},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert set(report["variants"]) == {"plain_keras", "ours_dense", "ours_iss"}
+    assert all(v["words_per_sec"] > 0 for v in report["variants"].values())
+    assert "ISS overhead over plain Keras" in proc.stdout
+
+
+def test_mult_add_reduction_of_the_paper_shapes():
+    from benchmarks.inference import mult_adds_per_step
+
+    base = mult_adds_per_step(1500, [1500, 1500], 10000)
+    assert base == 4 * 1500 * 3000 * 2 + 1500 * 10000
+    assert f"{base / mult_adds_per_step(1500, [373, 315], 10000):.2f}" == "7.49"  # paper: 7.48x
+    assert f"{base / mult_adds_per_step(1500, [381, 535], 10000):.2f}" == "5.01"  # paper: 5.01x
+
+
+def test_inference_benchmark_quick_mode(tmp_path):
+    out = tmp_path / "i.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.inference", "--hidden_sizes=5,3", "--baseline_sizes=8,8", "--embedding_size=8",
+         "--vocab_size=40", "--repeats=2", "--rounds=1", f"--output={out}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": ROOT},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["speedup"] > 0 and report["hidden_sizes"] == {"compact": [5, 3], "baseline": [8, 8]}
+    assert "speedup" in proc.stdout and "mult-add reduction" in proc.stdout
