@@ -13,6 +13,7 @@ import os
 import time
 
 import keras
+import numpy as np
 from absl import logging
 
 CHECKPOINT_DIR = "checkpoint"
@@ -83,19 +84,32 @@ class NonFiniteLossError(RuntimeError):
 
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
-    """Stops with a clear error when the epoch's loss is NaN/inf, before a checkpoint is written."""
+    """Stops with a clear error when the epoch's loss or any weight is NaN/inf, before a checkpoint is written.
 
-    def __init__(self, key: str = "loss"):
+    The weights are checked too: a diverging run can report a huge but finite mean loss while
+    some weights already overflowed.
+    """
+
+    def __init__(self, keys=("loss",)):
         super().__init__()
-        self.key = key
+        self.keys = tuple(keys)
 
     def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.key)
-        if value is not None and not math.isfinite(float(value)):
-            self.model.stop_training = True
-            raise NonFiniteLossError(
-                f"training loss is {value} at epoch {epoch + 1}; stopped, the last good checkpoint is kept"
-            )
+        for key in self.keys:
+            value = (logs or {}).get(key)
+            if value is not None and not math.isfinite(float(value)):
+                self.model.stop_training = True
+                raise NonFiniteLossError(
+                    f"training {key} is {value} at epoch {epoch + 1} (diverged: lower the learning rate); "
+                    "stopped, the last good checkpoint is kept"
+                )
+        for v in self.model.trainable_weights:
+            if not np.isfinite(v.numpy()).all():
+                self.model.stop_training = True
+                raise NonFiniteLossError(
+                    f"weights of {v.path} are not finite after epoch {epoch + 1} (diverged: lower the learning "
+                    "rate); stopped, the last good checkpoint is kept"
+                )
 
 
 def _atomic_write_json(data, path: str) -> None:

@@ -7,6 +7,8 @@ evaluation windows). This metric accumulates the two sums itself.
 
 from __future__ import annotations
 
+import math
+
 import keras
 from keras import ops
 
@@ -35,3 +37,8 @@ class TokenCrossEntropy(keras.metrics.Metric):
 
     def get_config(self):
         return {**super().get_config(), "from_logits": self.from_logits}
+
+
+def perplexity(cross_entropy: float) -> float:
+    """exp(cross-entropy), inf instead of an OverflowError when training has diverged."""
+    return math.exp(cross_entropy) if cross_entropy < 709.0 else float("inf")

@@ -12,9 +12,6 @@ import os
 import numpy as np
 import keras
 from absl import logging
-from keras import ops
-
-from common.regularizers import component_sum_of_squares
 
 
 def model_values(model, paths=None) -> dict[str, np.ndarray]:
@@ -23,9 +20,15 @@ def model_values(model, paths=None) -> dict[str, np.ndarray]:
 
 
 def live_components(group, values) -> np.ndarray:
-    """Boolean mask of the components of `group` that still have a non-zero weight."""
-    sq = ops.convert_to_numpy(component_sum_of_squares(group, values))
-    return np.asarray(sq) > 0
+    """Boolean mask of the components of `group` that still have a non-zero weight.
+
+    Tested with `!= 0`, not through the sum of squares: float32 squares of huge weights (a diverged
+    run) overflow, and those of tiny non-zero weights underflow to 0 and would be read as removed.
+    """
+    live = np.zeros(group.size, dtype=bool)
+    for s in group.slices:
+        live |= (np.asarray(values[s.variable]) != 0).any(axis=s.axis)[s.start : s.end]
+    return live
 
 
 def variable_stats(w: np.ndarray) -> dict:

@@ -9,12 +9,11 @@ reference's batch 1 x 1 step (checked in tests), and runs num_steps times fewer 
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import keras
 
 from common.loop import reset_rnn_states
-from common.metrics import TokenCrossEntropy
+from common.metrics import TokenCrossEntropy, perplexity
 from ptb.config import PTBConfig
 from ptb.model import build_language_model
 from ptb.reader import batch_windows
@@ -48,4 +47,4 @@ class PerplexityEvaluator:
         x, y, w = batch_windows(ids, self.batch_size, self.num_steps, pad=True)
         reset_rnn_states(self.model)
         result = self.model.evaluate(x, y, sample_weight=w, batch_size=self.batch_size, verbose=0, return_dict=True)
-        return math.exp(result["xent"])
+        return perplexity(result["xent"])

@@ -19,7 +19,7 @@ from absl import logging
 
 import common
 from common import loop
-from common.metrics import TokenCrossEntropy
+from common.metrics import TokenCrossEntropy, perplexity
 from ptb.config import PTBConfig
 from ptb.evaluation import PerplexityEvaluator
 from ptb.model import attach_thresholds, build_training_model, make_optimizer, sequence_cross_entropy
@@ -89,8 +89,8 @@ def _callbacks(model, groups, config, save_path, evaluate_valid, tokens, state_o
         loop.ResetStatesEachEpoch(),
         loop.LearningRatePerEpoch(config.learning_rate_at),
         loop.WordsPerSecond(tokens),
-        loop.StopOnNonFiniteLoss(),
         _TrainPerplexity(),
+        loop.StopOnNonFiniteLoss(("loss", "xent", "train_ppl")),  # ppl overflows first: mean CE > 709 nats
         loop.EvaluateEachEpoch(epoch_metrics),
         common.SparsityLogger(groups, csv_path=os.path.join(save_path, "sparsity.csv")),
         loop.EpochLog(fields, config.max_max_epoch),
@@ -109,7 +109,7 @@ def _callbacks(model, groups, config, save_path, evaluate_valid, tokens, state_o
 class _TrainPerplexity(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None and "xent" in logs:
-            logs["train_ppl"] = math.exp(logs["xent"])
+            logs["train_ppl"] = perplexity(logs["xent"])
 
 
 def train(config: PTBConfig, data_path: str, save_path: str, restore_path: str | None = None,

@@ -103,3 +103,16 @@ def test_restore_from_a_different_architecture_is_refused(tmp_path, tiny_corpus)
     (other / "ptb.train.txt").write_text((other / "ptb.train.txt").read_text() + " zebra giraffe \n")
     proc = run("ptb.evaluate", f"--restore_path={save}", f"--data_path={other}", check=False)
     assert proc.returncode == 1 and "was trained on" in proc.stderr
+
+
+def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path, tiny_corpus):
+    save = tmp_path / "run"
+    run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={save}", "--max_max_epoch=1", "--verbose=0")
+    good = (save / "checkpoint" / "weights.weights.h5").read_bytes()
+    bad = tmp_path / "explode.json"
+    bad.write_text('{"learning_rate": 1e30}')
+    proc = run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={tmp_path / 'run2'}",
+               f"--restore_path={save}", f"--config_file={bad}", "--max_max_epoch=1", "--verbose=0", check=False)
+    assert proc.returncode == 1 and "diverged" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "run2" / "checkpoint").exists()  # the NaN epoch was not saved
+    assert (save / "checkpoint" / "weights.weights.h5").read_bytes() == good
