@@ -15,7 +15,7 @@ from common.groups import ISSGroup, check_group_shapes, find_variables
 GROUP_EPSILON = 1e-8  # inside the square root, as the reference: keeps the gradient finite at 0
 
 
-def component_sum_of_squares(group: ISSGroup, values) -> "tensor":
+def component_sum_of_squares(group: ISSGroup, values):
     """Sum of squares of each component of `group`: a vector of length group.size.
 
     Every weight counts once, even where a row slice and a column slice of the same matrix

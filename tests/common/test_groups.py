@@ -1,5 +1,4 @@
 import keras
-import numpy as np
 import pytest
 
 from common.groups import GroupSlice, ISSGroup, derive_iss_groups, find_variables
@@ -40,6 +39,22 @@ def test_component_k_is_exactly_the_weights_that_produce_or_consume_h_k():
     # Components overlap only where row j of W_h meets column k (W_h[j, gH+k] feeds h_j into unit k).
     c1 = component_elements(g0, 1, shapes)
     assert component_elements(g0, k, shapes) & c1 == {(kh, 1, g * H + k) for g in range(4)} | {(kh, k, g * H + 1) for g in range(4)}
+
+
+def test_bidirectional_directions_own_their_half_of_the_consumer_rows():
+    model = bidirectional_model(sizes=(5, 4))
+    groups = derive_iss_groups(model)
+    assert [g.name for g in groups] == ["bi0/forward", "bi0/backward", "bi1/forward", "bi1/backward"]
+    fwd, bwd, fwd1, bwd1 = groups
+    rows = lambda g: sorted((s.variable.split("/")[1], s.start, s.end) for s in g.slices if s.role == "consumer_rows")  # noqa: E731
+    assert [r[1:] for r in rows(fwd)] == [(0, 5), (0, 5)]  # read by both directions of bi1
+    assert [r[1:] for r in rows(bwd)] == [(5, 10), (5, 10)]
+    readers = sorted(s.variable for s in fwd.slices if s.role == "consumer_rows")
+    assert [v.split("/")[0] for v in readers] == ["bi1", "bi1"]
+    assert [v.split("/")[1].split("_")[0] for v in readers] == ["backward", "forward"]
+    assert [s.variable for s in bwd1.slices if s.role == "consumer_rows"] == ["dense/kernel"]
+    assert [s.start for s in bwd1.slices if s.role == "consumer_rows"] == [4]
+    assert (fwd.direction, bwd.direction, bwd.layer) == ("forward", "backward", "bi0")
 
 
 def test_lstm_feeding_an_unsupported_layer_is_a_clear_error():

@@ -1,5 +1,4 @@
 import numpy as np
-import keras
 
 from common.metrics import TokenCrossEntropy
 

@@ -1,4 +1,3 @@
-import numpy as np
 
 from common.groups import derive_iss_groups
 from common.plotting import plot_weight_sparsity
