@@ -35,6 +35,7 @@ flags.DEFINE_integer("num_steps", 30, "Unrolled steps (paper: 30).")
 flags.DEFINE_integer("repeats", 20, "Timed calls per model and round.")
 flags.DEFINE_integer("rounds", 5, "Rounds of alternation.")
 flags.DEFINE_bool("tflite", False, "Also time float32 TFLite exports of both models.")
+flags.DEFINE_bool("tflite_int8", False, "With --tflite, also time dynamic-range int8 TFLite exports.")
 flags.DEFINE_string("output", None, "Write the figures as JSON here.")
 
 
@@ -179,14 +180,19 @@ def main(argv):
         import tensorflow as tf
         import tempfile
 
-        runners = {}
-        for n, m in models.items():
-            with tempfile.TemporaryDirectory() as d:
-                m.export(d, format="tf_saved_model", verbose=False)
-                runners[n] = tflite_runner(tf.lite.TFLiteConverter.from_saved_model(d).convert(), x.shape)
-        tfl = _alternate(runners, {n: x for n in runners}, FLAGS.repeats, FLAGS.rounds)
-        report["tflite_latency_ms"] = {n: 1000 * v for n, v in tfl.items()}
-        report["tflite_speedup"] = tfl["baseline"] / tfl["compact"]
+        variants = [("tflite", False)] + ([("tflite_int8", True)] if FLAGS.tflite_int8 else [])
+        for key, quantize in variants:
+            runners = {}
+            for n, m in models.items():
+                with tempfile.TemporaryDirectory() as d:
+                    m.export(d, format="tf_saved_model", verbose=False)
+                    converter = tf.lite.TFLiteConverter.from_saved_model(d)
+                    if quantize:
+                        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+                    runners[n] = tflite_runner(converter.convert(), x.shape)
+            tfl = _alternate(runners, {n: x for n in runners}, FLAGS.repeats, FLAGS.rounds)
+            report[f"{key}_latency_ms"] = {n: 1000 * v for n, v in tfl.items()}
+            report[f"{key}_speedup"] = tfl["baseline"] / tfl["compact"]
 
     print(f"backend {report['backend']}, batch {B} x {T} steps")
     for n in models:
@@ -195,8 +201,10 @@ def main(argv):
               f"  {report['latency_over_bound'][n]:.2f}x its mult-add bound")
     print(f"speedup {report['speedup']:.2f}x (batch 1 x 1: {report['speedup_batch1_step1']:.2f}x); "
           f"mult-add reduction {report['mult_add_reduction']:.2f}x; matmul rate {rate / 1e9:.1f} G mult-adds/s")
-    if FLAGS.tflite:
-        print(f"tflite latency {report['tflite_latency_ms']}; speedup {report['tflite_speedup']:.2f}x")
+    for key in ("tflite", "tflite_int8"):
+        if f"{key}_speedup" in report:
+            ms = ", ".join(f"{n} {v:.2f} ms" for n, v in report[f"{key}_latency_ms"].items())
+            print(f"{key} latency {ms}; speedup {report[f'{key}_speedup']:.2f}x")
     if FLAGS.output:
         with open(FLAGS.output, "w") as f:
             json.dump(report, f, indent=1)

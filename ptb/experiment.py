@@ -77,11 +77,12 @@ def compact_summary(model, groups) -> tuple[list[int], int]:
 
 def _callbacks(model, groups, config, save_path, evaluate_valid, tokens, state_offset, resuming):
     def epoch_metrics(m):
-        return {"valid_ppl": evaluate_valid(m), "penalty": m.penalty_value()}
+        # "val_" prefix: Keras' CSVLogger then adds no empty val_* columns of its own
+        return {"val_ppl": evaluate_valid(m), "penalty": m.penalty_value()}
 
     fields = {
         "lr": ("lr", "%.4g"), "train_ppl": ("train ppl", "%.2f"), "penalty": ("reg", "%.4f"),
-        "wps": ("wps", "%.0f"), "valid_ppl": ("valid ppl", "%.2f"),
+        "wps": ("wps", "%.0f"), "val_ppl": ("valid ppl", "%.2f"),
     }
     fields.update({f"live/{g.name}": (f"live {g.name}", "%d") for g in groups})
     callbacks = [

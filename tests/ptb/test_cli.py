@@ -29,7 +29,9 @@ def test_one_epoch_test_model_writes_results(tmp_path, tiny_corpus):
     assert RESULT_KEYS <= set(results)
     assert results["epochs"] == 1 and results["hidden_sizes"] == [16, 16]
     assert 1 < results["test_ppl"] < 6  # 12 word types + <eos> from a small grammar: uniform would be 13
-    assert (save / "log.csv").read_text().count("\n") == 2 and (save / "checkpoint" / "state.json").exists()
+    log = (save / "log.csv").read_text()
+    assert log.count("\n") == 2 and (save / "checkpoint" / "state.json").exists()
+    assert "val_ppl" in log.splitlines()[0] and ",NA" not in log
     assert len(list((save / "tensorboard").rglob("*"))) > 0
 
 
