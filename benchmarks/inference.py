@@ -19,9 +19,18 @@ import json
 import statistics
 import time
 
+import tempfile
+
 import keras
 import numpy as np
 from absl import app, flags
+
+import common
+from common.export import tflite_runner, to_tflite
+from ptb.config import PRESETS
+from ptb.evaluation import copy_trainable_weights
+from ptb.experiment import restore_model
+from ptb.model import build_language_model
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("hidden_sizes", None, "Synthetic compact model: LSTM widths, e.g. 373,315.")
@@ -49,9 +58,6 @@ def mult_adds_per_step(embedding_size: int, sizes, vocab_size: int) -> int:
 
 
 def _inference_model(sizes, embedding_size, vocab_size, batch_size, num_steps, unroll=True):
-    from ptb.config import PRESETS
-    from ptb.model import build_language_model
-
     config = dataclasses.replace(PRESETS["large"], keep_prob=1.0, hidden_size=embedding_size, hidden_sizes=tuple(sizes),
                                  num_layers=len(sizes))
     return build_language_model(config, vocab_size, batch_size, num_steps, seed=0, stateful=False, unroll=unroll,
@@ -60,15 +66,11 @@ def _inference_model(sizes, embedding_size, vocab_size, batch_size, num_steps, u
 
 def _from_run(path, batch_size, num_steps):
     """(compact inference model, sizes) from a ptb run: extracts its live ISS components first."""
-    import common
-    from ptb.experiment import restore_model
-
     model, config, groups, saved = restore_model(path)
     compact, report = common.extract_compact_model(model, groups)
     sizes = [len(report[g.name]["kept"]) for g in groups]
     target = _inference_model(sizes, config.hidden_size, saved["vocab_size"], batch_size, num_steps)
-    for src, dst in zip(compact.trainable_weights, target.trainable_weights):
-        dst.assign(src.numpy())
+    copy_trainable_weights(compact, target)
     return target, sizes, config.hidden_size, saved["vocab_size"]
 
 
@@ -152,8 +154,7 @@ def main(argv):
                          FLAGS.repeats, FLAGS.rounds)
     one_step = {n: _inference_model(s, emb, vocab, 1, 1) for n, s in (("compact", sizes), ("baseline", base_sizes))}
     for n, m in one_step.items():
-        for src, dst in zip(models[n].trainable_weights, m.trainable_weights):
-            dst.assign(src.numpy())
+        copy_trainable_weights(models[n], m)
     x1 = np.random.randint(0, vocab, size=(1, 1)).astype("int32")
     latency_1 = _alternate({n: _compiled_forward(m) for n, m in one_step.items()}, {n: x1 for n in one_step},
                            FLAGS.repeats, FLAGS.rounds)
@@ -176,20 +177,13 @@ def main(argv):
         "latency_over_bound": {n: latency[n] / (madds[n] / rate) for n in models},
     }
     if FLAGS.tflite:
-        from common.export import tflite_runner
-        import tensorflow as tf
-        import tempfile
-
         variants = [("tflite", False)] + ([("tflite_int8", True)] if FLAGS.tflite_int8 else [])
         for key, quantize in variants:
             runners = {}
             for n, m in models.items():
                 with tempfile.TemporaryDirectory() as d:
                     m.export(d, format="tf_saved_model", verbose=False)
-                    converter = tf.lite.TFLiteConverter.from_saved_model(d)
-                    if quantize:
-                        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-                    runners[n] = tflite_runner(converter.convert(), x.shape)
+                    runners[n] = tflite_runner(to_tflite(d, int8=quantize), x.shape)
             tfl = _alternate(runners, {n: x for n in runners}, FLAGS.repeats, FLAGS.rounds)
             report[f"{key}_latency_ms"] = {n: 1000 * v for n, v in tfl.items()}
             report[f"{key}_speedup"] = tfl["baseline"] / tfl["compact"]

@@ -40,6 +40,15 @@ def tflite_runner(model_content: bytes, input_shape):
     return run
 
 
+def to_tflite(saved_model_dir: str, int8: bool = False) -> bytes:
+    """Convert a SavedModel to TFLite; int8=True quantizes the weights (dynamic range)."""
+    tf = _tensorflow()
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
+    if int8:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    return converter.convert()
+
+
 def export_model(model, output_dir: str, sample, formats=("keras", "saved_model", "tflite"), int8: bool = False) -> dict:
     """Write the model in each format to output_dir; returns {format: {"path", "max_abs_diff"}}."""
     os.makedirs(output_dir, exist_ok=True)
@@ -59,10 +68,7 @@ def export_model(model, output_dir: str, sample, formats=("keras", "saved_model"
         report["saved_model"] = {"path": path, "max_abs_diff": float(np.abs(np.asarray(got) - expected).max())}
         variants = [("tflite", False)] + ([("tflite_int8", True)] if int8 else [])
         for name, quantize in variants if "tflite" in formats else []:
-            converter = tf.lite.TFLiteConverter.from_saved_model(path)
-            if quantize:
-                converter.optimizations = [tf.lite.Optimize.DEFAULT]  # dynamic-range int8 weights
-            content = converter.convert()
+            content = to_tflite(path, int8=quantize)
             file = os.path.join(output_dir, f"model{'_int8' if quantize else ''}.tflite")
             with open(file, "wb") as f:
                 f.write(content)

@@ -112,7 +112,8 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
                 )
 
 
-def _atomic_write_json(data, path: str) -> None:
+def write_json(data, path: str) -> None:
+    """Write JSON to a temporary name and rename it, so readers never see half a file."""
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=1)
@@ -127,7 +128,7 @@ def save_checkpoint(model, save_path: str, state: dict) -> str:
     tmp = os.path.join(folder, "incomplete." + WEIGHTS_FILE)
     model.save_weights(tmp)
     os.replace(tmp, weights)
-    _atomic_write_json(state, os.path.join(folder, STATE_FILE))
+    write_json(state, os.path.join(folder, STATE_FILE))
     return weights
 
 
@@ -170,6 +171,3 @@ class EpochLog(keras.callbacks.Callback):
         parts = [f"{name} {fmt % logs[key]}" for key, (name, fmt) in self.fields.items() if key in logs]
         logging.info("Epoch %d/%d: %s", epoch + 1, self.total_epochs, ", ".join(parts))
 
-
-def write_json(data, path: str) -> None:
-    _atomic_write_json(data, path)

@@ -21,7 +21,10 @@ from common import loop
 from common.metrics import TokenCrossEntropy, perplexity
 from ptb.config import PTBConfig
 from ptb.evaluation import PerplexityEvaluator
-from ptb.model import attach_thresholds, build_training_model, make_optimizer, sequence_cross_entropy
+from ptb.model import (
+    attach_thresholds, build_language_model, build_training_model, iss_groups, make_optimizer,
+    sequence_cross_entropy,
+)
 from ptb.reader import batch_windows, load_ptb
 
 CONFIG_FILE = "config.json"
@@ -187,8 +190,6 @@ def train(config: PTBConfig, data_path: str, save_path: str, restore_path: str |
 def restore_model(run_path: str, batch_size: int | None = None, num_steps: int | None = None):
     """(plain Keras model with the run's final weights, its config, its ISS groups)."""
     config, saved = read_run_config(run_path)
-    from ptb.model import build_language_model, iss_groups
-
     eval_config = dataclasses.replace(config, keep_prob=1.0)
     model = build_language_model(eval_config, saved["vocab_size"], batch_size or config.batch_size,
                                  num_steps or config.num_steps)
