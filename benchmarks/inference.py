@@ -17,20 +17,19 @@ from __future__ import annotations
 import dataclasses
 import json
 import statistics
-import time
-
 import tempfile
+import time
 
 import keras
 import numpy as np
 from absl import app, flags
 
 import common
+from common.experiment import restore_model
 from common.export import tflite_runner, to_tflite
+from common.lm import copy_trainable_weights
 from ptb.config import PRESETS
-from ptb.evaluation import copy_trainable_weights
-from ptb.experiment import restore_model
-from ptb.model import build_language_model
+from ptb.model import TASK, build_language_model
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("hidden_sizes", None, "Synthetic compact model: LSTM widths, e.g. 373,315.")
@@ -66,7 +65,7 @@ def _inference_model(sizes, embedding_size, vocab_size, batch_size, num_steps, u
 
 def _from_run(path, batch_size, num_steps):
     """(compact inference model, sizes) from a ptb run: extracts its live ISS components first."""
-    model, config, groups, saved = restore_model(path)
+    model, config, groups, saved = restore_model(TASK, path)
     compact, report = common.extract_compact_model(model, groups)
     sizes = [len(report[g.name]["kept"]) for g in groups]
     target = _inference_model(sizes, config.hidden_size, saved["vocab_size"], batch_size, num_steps)

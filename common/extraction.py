@@ -12,20 +12,23 @@ Sequential Keras models of LSTM / Bidirectional(LSTM) / Dense layers.
 
 from __future__ import annotations
 
-import numpy as np
 import keras
+import numpy as np
 
 from common.groups import derive_iss_groups
 from common.layers import rnn_state_variables
 from common.stats import live_components, model_values
 
 
-def kept_components(groups, values) -> dict[str, np.ndarray]:
-    """Indices of the live components of each group, keyed by group name."""
+def kept_components(groups, values, allow_empty: bool = False) -> dict[str, np.ndarray]:
+    """Indices of the live components of each group, keyed by group name.
+
+    A group with no live component cannot become a layer: an error, unless allow_empty (statistics).
+    """
     kept = {}
     for g in groups:
         idx = np.flatnonzero(live_components(g, values))
-        if idx.size == 0:
+        if idx.size == 0 and not allow_empty:
             raise ValueError(
                 f"every component of {g.name!r} is zero: the layer would have no units left; "
                 "train with a smaller group-Lasso strength"
@@ -35,11 +38,12 @@ def kept_components(groups, values) -> dict[str, np.ndarray]:
 
 
 def _bias_of(kernel_path: str, values) -> str | None:
-    """The bias that goes with a kernel's columns (".../kernel" -> ".../bias"), if the model has one."""
-    if not kernel_path.endswith("/kernel"):
-        return None
-    bias = kernel_path[: -len("kernel")] + "bias"
-    return bias if bias in values else None
+    """The bias that goes with a kernel's columns (".../kernel" or ".../recurrent_kernel" -> ".../bias")."""
+    for suffix in ("/kernel", "/recurrent_kernel"):
+        if kernel_path.endswith(suffix):
+            bias = kernel_path[: -len(suffix)] + "/bias"
+            return bias if bias in values else None
+    return None
 
 
 def compact_weights(values: dict, groups, kept: dict) -> dict[str, np.ndarray]:
@@ -113,23 +117,30 @@ def extract_compact_model(model, groups=None):
         return layer.__class__.from_config(layer.get_config())
 
     compact = keras.models.clone_model(model, clone_function=clone)
-    new_values = compact_weights(values, groups, kept)
-    # Carried RNN states are run-time values, not weights: the compact model starts from zero.
-    old_states, new_states = rnn_state_variables(model), rnn_state_variables(compact)
-    old = [v for v in model.weights if id(v) not in old_states]
-    new = [v for v in compact.weights if id(v) not in new_states]
-    if len(old) != len(new):
-        raise ValueError(f"compact model has {len(new)} variables, the sparse one {len(old)}")
-    for o, n in zip(old, new):
-        w = new_values[o.path]
-        if tuple(w.shape) != tuple(n.shape):
-            raise ValueError(f"extracted {o.path!r} has shape {w.shape}, compact model expects {tuple(n.shape)}")
-        n.assign(w)
+    assign_by_path(compact, compact_weights(values, groups, kept))
     report = {
         g.name: {"layer": g.layer, "direction": g.direction, "size": g.size, "kept": kept[g.name].tolist()}
         for g in groups
     }
     return compact, report
+
+
+def assign_by_path(model, values: dict) -> None:
+    """Set every weight of `model` from `values` {path: array}; carried RNN states start from zero.
+
+    Used to load a compact model built from scratch at the live widths: every path must be there
+    with exactly the model's shape, so a slicing mistake cannot load silently.
+    """
+    states = rnn_state_variables(model)
+    for v in model.weights:
+        if id(v) in states:
+            continue
+        if v.path not in values:
+            raise ValueError(f"no value for {v.path!r} of model {model.name!r}")
+        w = values[v.path]
+        if tuple(w.shape) != tuple(v.shape):
+            raise ValueError(f"extracted {v.path!r} has shape {tuple(w.shape)}, the compact model expects {tuple(v.shape)}")
+        v.assign(w)
 
 
 def count_weights(model) -> int:

@@ -152,6 +152,38 @@ def lstm_iss_group(lstm, consumer_rows, name=None, layer=None, direction=None) -
     return ISSGroup(name or lstm.name, tuple(slices), layer=layer or lstm.name, direction=direction)
 
 
+def highway_iss_group(rhn, tied_embedding=None, consumer_rows=(), name=None) -> ISSGroup:
+    """The ISS components of one built `common.highway.RecurrentHighway` layer of width W.
+
+    Component k: at every depth, column k of the H and of the T transform (the recurrent kernel's
+    columns k and W + k, and at depth 0 the input kernel's too) and row k of the recurrent kernel
+    (s_k fed to the next micro-step). With a tied embedding E [vocab, W] (Zilly et al.'s model),
+    column k of E is both input feature k and the output weights of s_k, so the component also
+    spans E's column k and the input kernel's row k: deleting unit k then deletes the embedding
+    dimension k too. Without one, consumer_rows lists what reads s_k, as for `lstm_iss_group`.
+    """
+    w = rhn.units
+    slices = []
+    for level, depth in enumerate(rhn.depths):
+        kernels = [(depth.kernel, "input")] if level == 0 else []
+        for var, kind in kernels + [(depth.recurrent_kernel, "recurrent")]:
+            slices.append(GroupSlice(var.path, 0, 0, w, f"depth{level}_{kind}_H_columns"))
+            slices.append(GroupSlice(var.path, 0, w, 2 * w, f"depth{level}_{kind}_T_columns"))
+        slices.append(GroupSlice(depth.recurrent_kernel.path, 1, 0, w, f"depth{level}_recurrent_rows"))
+    if tied_embedding is not None:
+        if tied_embedding.width != w or rhn.depths[0].input_dim != w:
+            raise ValueError(
+                f"a tied embedding of width {tied_embedding.width} cannot share components with "
+                f"{rhn.name!r} (width {w}, input width {rhn.depths[0].input_dim}): the widths must be equal"
+            )
+        slices.append(GroupSlice(tied_embedding.embeddings.path, 0, 0, w, "tied_embedding_columns"))
+        slices.append(GroupSlice(rhn.depths[0].kernel.path, 1, 0, w, "input_rows"))
+    for kernel, offset in consumer_rows:
+        path = kernel if isinstance(kernel, str) else kernel.path
+        slices.append(GroupSlice(path, 1, offset, offset + w, "consumer_rows"))
+    return ISSGroup(name or rhn.name, tuple(slices), layer=rhn.name)
+
+
 def input_kernels(layer) -> list:
     """The kernels through which `layer` reads its input, in the order of its input features."""
     if isinstance(layer, keras.layers.TimeDistributed):

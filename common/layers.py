@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import keras
 
+STATE_PREFIX = "rnn_state"  # the name of every carried-state variable of the layers here
+
 
 @keras.saving.register_keras_serializable(package="iss_rnns")
 class LSTM(keras.layers.LSTM):
@@ -22,7 +24,7 @@ class LSTM(keras.layers.LSTM):
 
     def _create_state_variables(self, batch_size):
         self.states = [
-            self.add_weight(shape=tuple(v.shape), initializer="zeros", trainable=False, name=f"rnn_state_{i}")
+            self.add_weight(shape=tuple(v.shape), initializer="zeros", trainable=False, name=f"{STATE_PREFIX}_{i}")
             for i, v in enumerate(self.get_initial_state(batch_size))
         ]
 
@@ -34,11 +36,5 @@ class LSTM(keras.layers.LSTM):
 
 
 def rnn_state_variables(model) -> set[int]:
-    """ids of the carried-state variables of every stateful RNN in the model."""
-    ids = set()
-    for layer in model.layers:
-        inner = [layer.forward_layer, layer.backward_layer] if isinstance(layer, keras.layers.Bidirectional) else [layer]
-        for rnn in inner:
-            if getattr(rnn, "stateful", False) and getattr(rnn, "states", None) is not None:
-                ids.update(id(v) for v in rnn.states)
-    return ids
+    """ids of the carried-state variables of every stateful RNN in the model (ours: tracked, named rnn_state*)."""
+    return {id(v) for v in model.weights if not v.trainable and v.name.startswith(STATE_PREFIX)}

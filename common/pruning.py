@@ -10,8 +10,8 @@ the weights that were non-zero when fine-tuning started, so zeros stay zero.
 
 from __future__ import annotations
 
-import numpy as np
 import keras
+import numpy as np
 from keras import ops
 
 from common.groups import find_variables

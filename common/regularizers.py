@@ -1,4 +1,4 @@
-"""Sparsity-inducing penalties: ISS structure group Lasso, row/column group Lasso, L1.
+"""Sparsity-inducing penalties: ISS structure group Lasso, row/column group Lasso, L1 (and L2 decay).
 
 All are written with `keras.ops` on a dict {variable path: tensor}, so one implementation
 serves the training loss (on TF or JAX tensors inside the compiled step) and the numpy
@@ -109,8 +109,10 @@ class DimensionGroupLasso:
         return self.strength * total
 
 
-class L1:
-    """strength * sum |w| over the given variables (the reference's `weight_decay`)."""
+class _ElementwisePenalty:
+    """strength * scale * sum of f(w) over every element of the given variables."""
+
+    scale = 1.0
 
     def __init__(self, variables, strength: float):
         self.variables = tuple(variables)
@@ -119,11 +121,32 @@ class L1:
     def check_shapes(self, shapes):
         pass
 
+    @staticmethod
+    def element(w):
+        raise NotImplementedError
+
     def __call__(self, values):
         total = 0.0
         for p in self.variables:
-            total = total + ops.sum(ops.abs(values[p]))
-        return self.strength * total
+            total = total + ops.sum(self.element(values[p]))
+        return self.strength * self.scale * total
+
+
+class L1(_ElementwisePenalty):
+    """strength * sum |w| over the given variables (the reference's `weight_decay`)."""
+
+    element = staticmethod(ops.abs)
+
+
+class L2(_ElementwisePenalty):
+    """strength * sum w^2 / 2 over the given variables: weight decay with TF's l2_loss scale.
+
+    Zilly et al.'s RHN adds weight_decay * sum of tf.nn.l2_loss (half the sum of squares) over
+    all trainable variables; the strength here has the same meaning.
+    """
+
+    scale = 0.5
+    element = staticmethod(ops.square)
 
 
 class SparsityPenalty:

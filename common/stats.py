@@ -9,8 +9,8 @@ from __future__ import annotations
 import csv
 import os
 
-import numpy as np
 import keras
+import numpy as np
 from absl import logging
 
 

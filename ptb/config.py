@@ -15,8 +15,8 @@ name (`Model/RNN/multi_rnn_cell/cell_0/basic_lstm_cell/weights`, `Model/softmax_
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
+
+from common.cli import ConfigError, read_json_object
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +57,14 @@ class PTBConfig:
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
 
+    @classmethod
+    def from_json(cls, fields: dict) -> "PTBConfig":
+        fields = dict(fields)
+        for key in ("hidden_sizes", "group_lasso_multipliers"):
+            fields[key] = tuple(fields[key])
+        fields["row_col_multipliers"] = tuple(tuple(r) for r in fields["row_col_multipliers"])
+        return cls(**fields)
+
 
 PRESETS = {
     "small": PTBConfig(0.1, 1.0, 5, 20, 200, 4, 13, 1.0, 0.5, 20),
@@ -65,10 +73,6 @@ PRESETS = {
     "sparselarge": PTBConfig(0.04, 1.0, 10, 35, 1500, 18, 55, 0.60, 0.1, 20, lr_schedule="step", lr_step_epochs=18),
     "test": PTBConfig(0.5, 1.0, 5, 5, 16, 1, 1, 1.0, 0.5, 4),  # tiny, for smoke tests (learns in 1 epoch)
 }
-
-
-class ConfigError(ValueError):
-    """A config file or flag value that cannot be used; the message names it."""
 
 
 _TOP_KEYS = {"learning_rate", "weight_decay", "dropout_keep_prob", "grouplasso", "save_path"}
@@ -97,17 +101,7 @@ def _number(value, key: str, source: str) -> float:
 
 def apply_config_file(config: PTBConfig, path: str) -> PTBConfig:
     """`config` with the overrides of an iss-rnns JSON config file."""
-    if not os.path.isfile(path):
-        raise ConfigError(f"config file not found: {path}")
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{path}: malformed JSON: {e}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a JSON object")
+    data = read_json_object(path)
     unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(_TOP_KEYS))})")

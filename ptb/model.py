@@ -10,21 +10,13 @@ from __future__ import annotations
 import dataclasses
 
 import keras
-from keras import ops
 
 import common
 from common import layers as iss_layers
+from common.experiment import LanguageModelTask
+from common.lm import sequence_cross_entropy  # noqa: F401  (the PTB training loss)
 from ptb.config import PTBConfig
-
-
-def sequence_cross_entropy(y_true, y_pred):
-    """Cross-entropy summed over the window's steps, per sequence (Keras then averages the batch).
-
-    The reference minimizes this sum, not the per-token mean: its learning rate 1.0, clipping norm
-    and group-Lasso strength are all relative to that scale (num_steps times the mean).
-    """
-    per_token = keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True)
-    return ops.sum(per_token, axis=-1)
+from ptb.reader import load_ptb
 
 
 def build_language_model(config: PTBConfig, vocab_size: int, batch_size: int, num_steps: int,
@@ -74,14 +66,8 @@ def uses_sparsity(config: PTBConfig) -> bool:
 
 
 def build_training_model(config: PTBConfig, vocab_size: int, seed: int | None = None):
-    """The stateful training model with the penalty in its loss and thresholding after each step."""
-    plain = build_language_model(config, vocab_size, config.batch_size, config.num_steps, seed=seed)
-    groups = iss_groups(plain, config)
-    model = common.SparseModel(
-        inputs=plain.inputs, outputs=plain.outputs, penalty=sparsity_penalty(plain, groups, config),
-        iss_groups=groups, name="ptb_lm",
-    )
-    return model, groups
+    """The stateful training model with the penalty in its loss; (model, groups)."""
+    return TASK.training_model(config, vocab_size, seed)
 
 
 def make_optimizer(config: PTBConfig):
@@ -97,3 +83,24 @@ def attach_thresholds(model, config: PTBConfig) -> None:
     if uses_sparsity(config):
         threshold = common.zero_threshold_for(config.zero_threshold, config.weight_decay)
         common.attach_zero_threshold(model, threshold, freeze_zeros=config.freeze_mode == "element")
+
+
+def compact_config(config: PTBConfig, widths) -> PTBConfig:
+    """The dense model extracted from a sparse run: the live widths, no sparsity terms."""
+    return dataclasses.replace(config, hidden_sizes=tuple(widths), group_lasso=0.0, weight_decay=0.0, row_col_lasso=0.0,
+                               group_lasso_multipliers=(), row_col_multipliers=(), freeze_mode="")
+
+
+TASK = LanguageModelTask(
+    name="ptb",
+    load_data=load_ptb,
+    config_type=PTBConfig,
+    build_model=lambda config, vocab, batch, steps, seed: build_language_model(config, vocab, batch, steps, seed=seed),
+    inference_config=lambda config: dataclasses.replace(config, keep_prob=1.0),
+    iss_groups=iss_groups,
+    penalty=sparsity_penalty,
+    make_optimizer=make_optimizer,
+    attach_thresholds=attach_thresholds,
+    architecture=lambda config: f"LSTM sizes {config.lstm_sizes}, embedding {config.hidden_size}",
+    compact_config=compact_config,
+)

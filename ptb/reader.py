@@ -1,8 +1,6 @@
-"""Penn Treebank reader: words -> ids -> the batched windows of Zaremba et al. / the TF tutorial.
+"""Penn Treebank reader: words -> ids (each line's words plus `<eos>`), vocabulary from train.
 
-The token stream (each line's words plus `<eos>`) is cut into `batch_size` parallel streams;
-window i of every stream is one batch, so row j of batch i+1 continues row j of batch i and a
-stateful LSTM can carry its state from window to window.
+`batch_windows` (common.lm) then cuts the stream into the stateful windows of Zaremba et al.
 """
 
 from __future__ import annotations
@@ -12,13 +10,11 @@ import os
 
 import numpy as np
 
+from common.lm import DataError, batch_windows  # noqa: F401  (re-exported: the PTB data API)
+
 EOS = "<eos>"
 UNK = "<unk>"
 SPLITS = ("train", "valid", "test")
-
-
-class DataError(ValueError):
-    """The data directory or a data file is missing or unusable; the message says which."""
 
 
 def read_words(path: str) -> list[str]:
@@ -64,34 +60,3 @@ def load_ptb(data_path: str, prefix: str = "ptb"):
     words = {s: read_words(p) for s, p in paths.items()}
     vocab = build_vocabulary(words["train"])
     return {s: to_ids(w, vocab, paths[s]) for s, w in words.items()}, vocab
-
-
-def batch_windows(ids: np.ndarray, batch_size: int, num_steps: int, pad: bool = False):
-    """Inputs, targets and weights [num_windows * batch_size, num_steps] in stateful order.
-
-    Without `pad`, the tail that does not fill a window is dropped (as the reference does for
-    training). With `pad`, the last window is padded and its padding gets weight 0, so every
-    token of the stream is scored exactly once (used for evaluation).
-    """
-    if batch_size < 1 or num_steps < 1:
-        raise ValueError(f"batch_size and num_steps must be >= 1, got {batch_size}, {num_steps}")
-    batch_len = len(ids) // batch_size
-    if batch_len < 2:
-        raise DataError(f"{len(ids)} tokens are too few for batch_size {batch_size}")
-    streams = ids[: batch_size * batch_len].reshape(batch_size, batch_len)
-    inputs, targets = streams[:, :-1], streams[:, 1:]
-    n = batch_len - 1
-    windows = -(-n // num_steps) if pad else n // num_steps
-    if windows == 0:
-        raise DataError(f"{len(ids)} tokens are too few for batch_size {batch_size} x num_steps {num_steps}")
-    width = windows * num_steps
-    weights = np.zeros((batch_size, width), np.float32)
-    weights[:, : min(n, width)] = 1.0
-    if width > n:
-        inputs = np.pad(inputs, ((0, 0), (0, width - n)))
-        targets = np.pad(targets, ((0, 0), (0, width - n)))
-
-    def stack(a):  # [B, W*T] -> [W*B, T], window-major
-        return a[:, :width].reshape(batch_size, windows, num_steps).transpose(1, 0, 2).reshape(-1, num_steps)
-
-    return stack(inputs), stack(targets), stack(weights)

@@ -6,20 +6,16 @@
 """
 
 import dataclasses
-import sys
 
 from absl import app, flags
 
-from ptb.cli import exit_on_user_error
-from ptb.config import PRESETS, ConfigError, apply_config_file
-from ptb.experiment import train
+from common.cli import ConfigError, train_main
+from ptb.config import PRESETS, apply_config_file
+from ptb.model import TASK
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("model", "small", sorted(PRESETS), "Preset: small, medium, large, sparselarge or test.")
-flags.DEFINE_string("data_path", None, "Directory with ptb.train.txt, ptb.valid.txt, ptb.test.txt.", required=True)
 flags.DEFINE_string("config_file", None, "iss-rnns JSON config: lr, L1, dropout, group Lasso.")
-flags.DEFINE_string("save_path", "runs/ptb", "Output directory; a run found there is resumed.")
-flags.DEFINE_string("restore_path", None, "A previous save_path to start from (fine-tuning).")
 flags.DEFINE_integer("hidden_size1", None, "Width of the first LSTM (direct design).", lower_bound=1)
 flags.DEFINE_integer("hidden_size2", None, "Width of the second LSTM (direct design).", lower_bound=1)
 flags.DEFINE_integer("max_max_epoch", None, "Number of epochs (default: the preset's).", lower_bound=1)
@@ -27,9 +23,6 @@ flags.DEFINE_enum("optimizer", "gd", ["gd", "adam"], "Plain SGD (the reference) 
 flags.DEFINE_enum("freeze_mode", "", ["", "element"], "'element': zero weights stay zero (fine-tuning).")
 flags.DEFINE_float("zero_threshold", None, "Zero |w| below this after every step (default: the preset's 1e-4).",
                    lower_bound=0.0)
-flags.DEFINE_integer("seed", 0, "Random seed (initialization, dropout).")
-flags.DEFINE_bool("display_weights", False, "Write weights.png, the sparsity pattern of each matrix.")
-flags.DEFINE_integer("verbose", 1, "Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch.")
 
 
 def resolve_config():
@@ -49,13 +42,7 @@ def resolve_config():
     return dataclasses.replace(config, **changes)
 
 
-@exit_on_user_error("ptb.train")
-def main(argv):
-    del argv
-    train(resolve_config(), FLAGS.data_path, FLAGS.save_path, FLAGS.restore_path, seed=FLAGS.seed,
-          display_weights=FLAGS.display_weights, verbose=FLAGS.verbose, command=" ".join(sys.argv),
-          model_name=FLAGS.model)
-
+main = train_main("ptb.train", TASK, resolve_config, default_save_path="runs/ptb")
 
 if __name__ == "__main__":
     app.run(main)

@@ -1,7 +1,25 @@
-"""Test helpers: tiny models, and a numpy reference for ISS groups built from explicit element sets."""
+"""Test helpers: tiny models and corpora, a numpy reference for ISS groups, running an entrypoint."""
 
-import numpy as np
+import os
+import random
+import subprocess
+import sys
+
 import keras
+import numpy as np
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+RESULT_KEYS = {"task", "model", "backend", "device", "epochs", "valid_ppl", "test_ppl", "hidden_sizes", "weights", "wall_s",
+               "config", "command"}
+
+
+def run(module, *args, check=True):
+    """python -m module args, as a user runs it; fails the test with the output tail unless check=False."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT}
+    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{module} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
 
 
 def stacked_lstm_model(input_dim=6, sizes=(5, 4), out=3, steps=7, batch=None):
@@ -50,3 +68,23 @@ def zero_components(model, group, components):
         else:
             w[:, idx] = 0
         by_path[s.variable].assign(w)
+
+
+WORDS = ["the", "a", "cat", "dog", "sat", "on", "mat", "<unk>", "ran", "fast", "N", "and"]
+TEMPLATES = [
+    "the {n} sat on the {m}",
+    "a {n} ran fast",
+    "the {n} and a {n} sat on a {m}",
+    "N {n} ran on the {m} and <unk>",
+]
+
+
+def write_corpus(folder, lines=(300, 60, 60), seed=0):
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, n in zip(("train", "valid", "test"), lines):
+        with open(folder / f"ptb.{split}.txt", "w") as f:
+            for _ in range(n):
+                line = rng.choice(TEMPLATES).format(n=rng.choice(["cat", "dog"]), m=rng.choice(["mat", "dog"]))
+                f.write(" " + line + " \n")
+    return folder

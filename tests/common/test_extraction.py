@@ -1,6 +1,6 @@
+import keras
 import numpy as np
 import pytest
-import keras
 
 from common.extraction import count_weights, extract_compact_model
 from common.groups import derive_iss_groups

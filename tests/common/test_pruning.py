@@ -1,5 +1,5 @@
-import numpy as np
 import keras
+import numpy as np
 
 from common.pruning import ZeroSmallWeights, attach_zero_threshold, zero_small_weights, zero_threshold_for
 from tests.helpers import stacked_lstm_model

@@ -1,5 +1,5 @@
-import numpy as np
 import keras
+import numpy as np
 from keras import ops
 
 from common.groups import derive_iss_groups
@@ -77,6 +77,7 @@ def test_training_with_group_lasso_and_threshold_removes_whole_components():
 
 def test_penalty_binding_rejects_unknown_variables_and_bad_slices():
     import pytest
+
     from common.groups import GroupSlice, ISSGroup
 
     model = stacked_lstm_model(sizes=(5, 4))

@@ -1,7 +1,7 @@
 import csv
 
-import numpy as np
 import keras
+import numpy as np
 
 from common.groups import derive_iss_groups
 from common.stats import SparsityLogger, sparsity_stats

@@ -1,24 +1,10 @@
 """The ptb entrypoints as a user runs them: python -m ptb.train / evaluate / extract."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from tests.ptb.conftest import write_corpus
-
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-RESULT_KEYS = {"task", "model", "backend", "device", "epochs", "valid_ppl", "test_ppl", "hidden_sizes", "weights", "wall_s", "config"}
-
-
-def run(module, *args, check=True):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT}
-    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{module} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return proc
+from tests.helpers import RESULT_KEYS, run, write_corpus
 
 
 def test_one_epoch_test_model_writes_results(tmp_path, tiny_corpus):

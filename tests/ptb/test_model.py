@@ -1,13 +1,13 @@
 import dataclasses
 
-import numpy as np
 import keras
+import numpy as np
 import pytest
 
+from common.lm import copy_trainable_weights
 from common.loop import reset_rnn_states
 from ptb.config import PRESETS
-from ptb.evaluation import PerplexityEvaluator, copy_trainable_weights
-from ptb.model import build_language_model, build_training_model, sequence_cross_entropy
+from ptb.model import TASK, build_language_model, build_training_model, sequence_cross_entropy
 
 CONFIG = dataclasses.replace(PRESETS["test"], keep_prob=1.0)
 
@@ -53,11 +53,11 @@ def test_fit_updates_the_carried_state():
 def test_batch_one_perplexity_does_not_depend_on_window_length():
     model = build_language_model(CONFIG, 12, batch_size=4, num_steps=5, seed=2)
     ids = np.random.randint(0, 12, size=103).astype("int32")
-    one_step = PerplexityEvaluator(CONFIG, 12, 1, 1).perplexity(model, ids)
-    seven = PerplexityEvaluator(CONFIG, 12, 1, 7).perplexity(model, ids)
+    one_step = TASK.evaluator(CONFIG, 12, 1, 1).perplexity(model, ids)
+    seven = TASK.evaluator(CONFIG, 12, 1, 7).perplexity(model, ids)
     np.testing.assert_allclose(seven, one_step, rtol=1e-5)
     # direct numpy check of the one-step value over the whole stream
-    ev = PerplexityEvaluator(CONFIG, 12, 1, 103 - 1)
+    ev = TASK.evaluator(CONFIG, 12, 1, 103 - 1)
     copy_trainable_weights(model, ev.model)
     reset_rnn_states(ev.model)
     logits = ev.model.predict_on_batch(ids[None, :-1])[0]

@@ -1,0 +1,121 @@
+"""What the task entrypoints share: config-file reading, and a user error as one clear line + exit 1.
+
+`evaluate_main` / `extract_main` are the whole `python -m <task>.evaluate` / `<task>.extract`
+programs of a LanguageModelTask; `train_main` is its training program given how the task's
+flags resolve to a config.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+
+from absl import flags
+
+from common import experiment
+from common.experiment import RestoreError
+from common.group_json import GroupFileError
+from common.lm import DataError
+from common.loop import NonFiniteLossError
+
+FLAGS = flags.FLAGS
+
+
+class ConfigError(ValueError):
+    """A config file or flag value that cannot be used; the message names it."""
+
+
+USER_ERRORS = (DataError, ConfigError, RestoreError, GroupFileError, NonFiniteLossError)
+
+
+def read_json_object(path: str) -> dict:
+    """A config file's JSON object, or a ConfigError that says what is wrong with the file."""
+    if not os.path.isfile(path):
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: malformed JSON: {e}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a JSON object")
+    return data
+
+
+def exit_on_user_error(program: str):
+    """Decorate main(): a user error prints 'program: error: message' on stderr and exits 1."""
+
+    def wrap(main):
+        @functools.wraps(main)
+        def run(argv):
+            try:
+                return main(argv)
+            except USER_ERRORS as e:
+                print(f"{program}: error: {e}", file=sys.stderr)
+                sys.exit(1)
+
+        return run
+
+    return wrap
+
+
+def _define_run_flags(restore_help: str, data: bool = False, output: bool = False) -> None:
+    flags.DEFINE_string("restore_path", None, restore_help, required=True)
+    if data:
+        flags.DEFINE_string("data_path", None, "Directory with ptb.train.txt, ptb.valid.txt, ptb.test.txt.", required=True)
+    if output:
+        flags.DEFINE_string("output", None, "Directory for the compact model (a run folder + model.keras).", required=True)
+
+
+def evaluate_main(program: str, task):
+    """main() of `python -m <task>.evaluate`: valid and test perplexity of a run folder."""
+    _define_run_flags("A train save_path or an extract output.", data=True)
+
+    @exit_on_user_error(program)
+    def main(argv):
+        del argv
+        result = experiment.evaluate_run(task, FLAGS.restore_path, FLAGS.data_path)
+        print(f"Valid Perplexity: {result['valid_ppl']:.3f}")
+        print(f"Test Perplexity: {result['test_ppl']:.3f}")
+
+    return main
+
+
+def extract_main(program: str, task):
+    """main() of `python -m <task>.extract`: the compact dense model of a sparse run."""
+    _define_run_flags("A train save_path.", output=True)
+
+    @exit_on_user_error(program)
+    def main(argv):
+        del argv
+        result = experiment.extract_run(task, FLAGS.restore_path, FLAGS.output)
+        print(f"Hidden sizes: {result['hidden_sizes']}")
+        print(f"Weights: {result['weights']} (sparse model: {result['sparse_weights']})")
+
+    return main
+
+
+def train_main(program: str, task, resolve_config, default_save_path: str):
+    """main() of `python -m <task>.train`: resolve the config from the flags, train, report.
+
+    Defines the flags every task's training has; the task defines --model and its own.
+    """
+    flags.DEFINE_string("data_path", None, "Directory with ptb.train.txt, ptb.valid.txt, ptb.test.txt.", required=True)
+    flags.DEFINE_string("save_path", default_save_path, "Output directory; a run found there is resumed.")
+    flags.DEFINE_string("restore_path", None, "A previous save_path to start from (fine-tuning).")
+    flags.DEFINE_integer("seed", 0, "Random seed (initialization, dropout).")
+    flags.DEFINE_bool("display_weights", False, "Write weights.png, the sparsity pattern of each matrix.")
+    flags.DEFINE_integer("verbose", 1, "Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch.")
+
+    @exit_on_user_error(program)
+    def main(argv):
+        del argv
+        experiment.train(task, resolve_config(), FLAGS.data_path, FLAGS.save_path, FLAGS.restore_path,
+                         seed=FLAGS.seed, display_weights=FLAGS.display_weights, verbose=FLAGS.verbose,
+                         command=" ".join(sys.argv), model_name=FLAGS.model)
+
+    return main

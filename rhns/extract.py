@@ -1,0 +1,15 @@
+"""Extract the compact dense model of a sparse rhns run: delete every all-zero ISS component.
+
+    python -m rhns.extract --restore_path=runs/RUN --output=runs/RUN_compact
+    python -m rhns.evaluate --restore_path=runs/RUN_compact --data_path=DATA/ptb   # same perplexity
+"""
+
+from absl import app
+
+from common.cli import extract_main
+from rhns.model import TASK
+
+main = extract_main("rhns.extract", TASK)
+
+if __name__ == "__main__":
+    app.run(main)

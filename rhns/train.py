@@ -1,0 +1,41 @@
+"""Train a variational RHN language model on PTB, optionally learning ISS.
+
+    python -m rhns.train --model=ptb_sota --data_path=DATA/ptb --save_path=runs/rhn
+    python -m rhns.train --model=ptb_iss_sota --data_path=DATA/ptb --save_path=runs/rhn_iss
+"""
+
+import dataclasses
+
+from absl import app, flags
+
+from common.cli import train_main
+from rhns.config import PRESETS, apply_config_file
+from rhns.model import TASK
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("model", "ptb_iss_sota", sorted(PRESETS), "Preset: ptb_sota (baseline), ptb_iss_sota (ISS) or test.")
+flags.DEFINE_string("config_file", None, "JSON object of reference config names (hidden_size, drop_x, structure_wd, ...).")
+flags.DEFINE_integer("hidden_size", None, "RHN width (= embedding width); e.g. 517 or 726 for direct design.", lower_bound=1)
+flags.DEFINE_integer("depth", None, "Recurrence depth.", lower_bound=1)
+flags.DEFINE_integer("max_max_epoch", None, "Number of epochs (default: the preset's 500).", lower_bound=1)
+flags.DEFINE_float("structure_wd", None, "ISS group-Lasso strength (default: the preset's).", lower_bound=0.0)
+flags.DEFINE_float("zero_threshold", None, "Zero |w| below this after every step when ISS is on (default 4e-4).",
+                   lower_bound=0.0)
+flags.DEFINE_enum("freeze_mode", "", ["", "element"], "'element': zero weights stay zero (fine-tuning).")
+
+
+def resolve_config():
+    config = PRESETS[FLAGS.model]
+    if FLAGS.config_file:
+        config = apply_config_file(config, FLAGS.config_file)
+    changes = {"freeze_mode": FLAGS.freeze_mode}
+    for key in ("hidden_size", "depth", "max_max_epoch", "structure_wd", "zero_threshold"):
+        if getattr(FLAGS, key) is not None:
+            changes[key] = getattr(FLAGS, key)
+    return dataclasses.replace(config, **changes)
+
+
+main = train_main("rhns.train", TASK, resolve_config, default_save_path="runs/rhn")
+
+if __name__ == "__main__":
+    app.run(main)
