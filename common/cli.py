@@ -15,16 +15,12 @@ import sys
 from absl import flags
 
 from common import experiment
+from common.errors import ConfigError, DataError
 from common.experiment import RestoreError
 from common.group_json import GroupFileError
-from common.lm import DataError
 from common.loop import NonFiniteLossError
 
 FLAGS = flags.FLAGS
-
-
-class ConfigError(ValueError):
-    """A config file or flag value that cannot be used; the message names it."""
 
 
 USER_ERRORS = (DataError, ConfigError, RestoreError, GroupFileError, NonFiniteLossError)

@@ -12,12 +12,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from common.errors import DataError
 from common.loop import reset_rnn_states
 from common.metrics import TokenCrossEntropy, perplexity
-
-
-class DataError(ValueError):
-    """The data directory or a data file is missing or unusable; the message says which."""
 
 
 def batch_windows(ids: np.ndarray, batch_size: int, num_steps: int, pad: bool = False):

@@ -1,0 +1,127 @@
+"""Pre-processed SQuAD (bidaf.prepro output) as padded, length-bucketed batches.
+
+Batches group examples of similar context length (sorted within chunks of 50 batches, then the
+batches shuffled), and pad to a multiple of 16 context / 8 question tokens, so the number of
+distinct shapes, and of compilations on JAX, stays small while little is padding.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import keras
+import numpy as np
+
+from common.errors import DataError
+
+CONTEXT_PAD, QUESTION_PAD = 16, 8
+
+
+def _round_up(n: int, multiple: int) -> int:
+    return max(multiple, -(-n // multiple) * multiple)
+
+
+class SquadArrays:
+    """One split of a bidaf.prepro folder; question i reads paragraph question_paragraph[i]."""
+
+    def __init__(self, data_dir: str, split: str):
+        path = os.path.join(data_dir, f"{split}.npz")
+        meta_path = os.path.join(data_dir, f"{split}.json")
+        for p in (path, meta_path, os.path.join(data_dir, "vocab.json")):
+            if not os.path.isfile(p):
+                raise DataError(f"{p} not found: run python -m bidaf.prepro first (see README)")
+        with np.load(path) as arrays:
+            self.arrays = {k: arrays[k] for k in arrays.files}
+        with open(meta_path, encoding="utf-8") as f:
+            meta = json.load(f)
+        with open(os.path.join(data_dir, "vocab.json"), encoding="utf-8") as f:
+            self.vocab = json.load(f)
+        self.contexts, self.ids, self.answers = meta["contexts"], meta["ids"], meta["answers"]
+        a = self.arrays
+        self.context_lengths = np.diff(a["context_offsets"])
+        self.question_lengths = np.diff(a["question_offsets"])
+        self.max_word_len = a["context_chars"].shape[1]
+
+    def __len__(self):
+        return len(self.ids)
+
+    def example_context_lengths(self, indices=None):
+        idx = np.arange(len(self)) if indices is None else np.asarray(indices)
+        return self.context_lengths[self.arrays["question_paragraph"][idx]]
+
+    def trainable_examples(self, max_context_len: int) -> np.ndarray:
+        """Questions with a mapped answer inside the first max_context_len context tokens."""
+        spans = self.arrays["answer_spans"]
+        ok = (spans[:, 0] >= 0) & (spans[:, 1] < max_context_len)
+        return np.flatnonzero(ok)
+
+    def batch(self, indices, max_context_len: int | None = None):
+        """(inputs dict, {"start", "end"} token indices) padded for the given questions; contexts cut at max_context_len."""
+        a = self.arrays
+        paragraphs = a["question_paragraph"][indices]
+        c_len = np.minimum(self.context_lengths[paragraphs], max_context_len or np.iinfo(np.int64).max)
+        q_len = self.question_lengths[indices]
+        lc, lq, w = _round_up(int(c_len.max()), CONTEXT_PAD), _round_up(int(q_len.max()), QUESTION_PAD), self.max_word_len
+        out = {
+            "context_words": np.zeros((len(indices), lc), np.int32),
+            "context_chars": np.zeros((len(indices), lc, w), np.int32),
+            "question_words": np.zeros((len(indices), lq), np.int32),
+            "question_chars": np.zeros((len(indices), lq, w), np.int32),
+        }
+        for row, (q, p) in enumerate(zip(indices, paragraphs)):
+            cs = a["context_offsets"][p]
+            n = c_len[row]
+            out["context_words"][row, :n] = a["context_words"][cs : cs + n]
+            out["context_chars"][row, :n] = a["context_chars"][cs : cs + n]
+            qs, qe = a["question_offsets"][q], a["question_offsets"][q + 1]
+            out["question_words"][row, : qe - qs] = a["question_words"][qs:qe]
+            out["question_chars"][row, : qe - qs] = a["question_chars"][qs:qe]
+        spans = a["answer_spans"][indices]
+        return out, {"start": np.maximum(spans[:, 0], 0).astype(np.int32), "end": np.maximum(spans[:, 1], 0).astype(np.int32)}
+
+    def answer_text(self, index: int, start: int, end: int) -> str:
+        """The context's characters from token `start` to token `end` (inclusive), verbatim."""
+        p = self.arrays["question_paragraph"][index]
+        spans = self.arrays["context_char_spans"][self.arrays["context_offsets"][p] :]
+        return self.contexts[p][spans[start][0] : spans[end][1]]
+
+
+def bucketed_batches(lengths, batch_size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
+    """Index batches of similar length; with rng, shuffled within and across chunks of 50 batches."""
+    order = np.arange(len(lengths)) if rng is None else rng.permutation(len(lengths))
+    chunk = batch_size * 50
+    batches = []
+    for start in range(0, len(order), chunk):
+        part = order[start : start + chunk]
+        part = part[np.argsort(lengths[part], kind="stable")]
+        batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
+    if rng is not None:
+        rng.shuffle(batches)
+    return batches
+
+
+class SquadBatches(keras.utils.PyDataset):
+    """Training batches of a split: (inputs, {"start", "end"}), re-bucketed with a new shuffle every epoch."""
+
+    def __init__(self, data: SquadArrays, examples, batch_size: int, max_context_len: int, seed: int = 0):
+        super().__init__()
+        self.data, self.examples = data, np.asarray(examples)
+        self.batch_size, self.max_context_len, self.seed = batch_size, max_context_len, seed
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Plan the batches of `epoch` (a resumed run continues the same sequence of shuffles)."""
+        self.epoch = epoch
+        rng = np.random.default_rng(self.seed + self.epoch)
+        lengths = np.minimum(self.data.example_context_lengths(self.examples), self.max_context_len)
+        self.plan = [self.examples[b] for b in bucketed_batches(lengths, self.batch_size, rng)]
+
+    def __len__(self):
+        return len(self.plan)
+
+    def __getitem__(self, i):
+        return self.data.batch(self.plan[i], self.max_context_len)
+
+    def on_epoch_end(self):
+        self.set_epoch(self.epoch + 1)

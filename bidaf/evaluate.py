@@ -1,0 +1,28 @@
+"""Dev EM / F1 of a BiDAF run (or of its extracted compact model), and its predictions file.
+
+    python -m bidaf.evaluate --restore_path=runs/bidaf_iss --predictions_path=runs/bidaf_iss/dev-predictions.json
+    python -m bidaf.evaluate_squad DATA/squad/dev-v1.1.json.gz runs/bidaf_iss/dev-predictions.json  # same numbers
+"""
+
+import json
+
+from absl import app, flags
+
+from bidaf.experiment import evaluate_run
+from common.cli import exit_on_user_error
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("restore_path", None, "A bidaf.train save_path or a bidaf.extract output.", required=True)
+flags.DEFINE_string("data_dir", None, "A bidaf.prepro target_dir (default: the one the run was trained on).")
+flags.DEFINE_enum("split", "dev", ["dev", "train"], "Which split to score.")
+flags.DEFINE_string("predictions_path", None, "Also write {question id: answer} here (official format).")
+
+
+@exit_on_user_error("bidaf.evaluate")
+def main(argv):
+    del argv
+    print(json.dumps(evaluate_run(FLAGS.restore_path, FLAGS.data_dir, FLAGS.split, FLAGS.predictions_path)))
+
+
+if __name__ == "__main__":
+    app.run(main)

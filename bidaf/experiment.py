@@ -1,0 +1,267 @@
+"""One BiDAF run in a folder: train (or resume), evaluate on dev (EM / F1), extract the compact model.
+
+The run folder is the same as for the language models (config.json, checkpoint/ each epoch,
+log.csv, sparsity.csv, tensorboard/, results.json), plus final.weights.h5: the weights that are
+evaluated, i.e. the exponential moving average of the weights (Seo et al.) with every weight
+that ISS zeroed kept at zero, so evaluation, extraction and the reported numbers agree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+
+import keras
+import numpy as np
+from absl import logging
+
+import common
+from bidaf.config import LSTM_LAYERS, BiDAFConfig
+from bidaf.data import SquadArrays, SquadBatches, bucketed_batches
+from bidaf.decode import best_spans
+from bidaf.metric import evaluate_answers
+from bidaf.model import build_model, compact_config, iss_groups, sparsity_penalty
+from common import loop
+from common.experiment import (
+    RestoreError,
+    compact_summary,
+    compact_values,
+    device_description,
+    load_weights_into,
+    read_run_config,
+)
+from common.extraction import assign_by_path
+
+FINAL_WEIGHTS = "final.weights.h5"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Kind:  # what common.experiment.read_run_config needs to know about the task
+    name: str = "bidaf"
+    config_type: type = BiDAFConfig
+
+
+TASK = _Kind()
+
+
+def load_vocab(data_dir: str):
+    data = SquadArrays(data_dir, "dev")
+    embeddings = np.load(os.path.join(data_dir, "embeddings.npy"))
+    return embeddings, len(data.vocab["chars"]), data.max_word_len
+
+
+def build(config: BiDAFConfig, data_dir: str):
+    embeddings, chars, word_len = load_vocab(data_dir)
+    return build_model(config, embeddings, chars, word_len)
+
+
+def predict_answers(model, data: SquadArrays, config: BiDAFConfig, indices=None, batch_size: int = 60) -> dict:
+    """{question id: answer text} decoded from the model's start / end logits (full contexts)."""
+    indices = np.arange(len(data)) if indices is None else np.asarray(indices)
+    answers = {}
+    for batch in bucketed_batches(data.example_context_lengths(indices), batch_size, None):
+        idx = indices[batch]
+        inputs, _ = data.batch(idx)
+        out = model.predict_on_batch(inputs)
+        if not isinstance(out, dict):  # Keras returns a list in output_names order here
+            out = dict(zip(model.output_names, out))
+        spans = best_spans(np.asarray(out["start"]), np.asarray(out["end"]), config.max_answer_len)
+        for q, (s, e) in zip(idx, spans):
+            answers[data.ids[q]] = data.answer_text(q, int(s), int(e))
+    return answers
+
+
+def score(model, data: SquadArrays, config: BiDAFConfig, indices=None) -> dict:
+    indices = np.arange(len(data)) if indices is None else np.asarray(indices)
+    predictions = predict_answers(model, data, config, indices)
+    truths = {data.ids[q]: data.answers[q] for q in indices}
+    return evaluate_answers(truths, predictions, warn=None)
+
+
+def evaluation_weights(model, config: BiDAFConfig) -> list[np.ndarray]:
+    """EMA of the trainable weights (when on), zero wherever the trained weight is exactly zero."""
+    raw = [v.numpy() for v in model.trainable_variables]
+    if not config.ema_decay:
+        return raw
+    model.optimizer.finalize_variable_values(model.trainable_variables)  # variables <- their averages
+    averaged = [v.numpy() for v in model.trainable_variables]
+    for v, r in zip(model.trainable_variables, raw):
+        v.assign(r)
+    return [np.where(r == 0, 0, a).astype(r.dtype) for a, r in zip(averaged, raw)]
+
+
+class _SwapWeights:
+    """Within the block the model holds `weights`; its trained ones come back afterwards."""
+
+    def __init__(self, model, weights):
+        self.model, self.weights = model, weights
+
+    def __enter__(self):
+        self.saved = [v.numpy() for v in self.model.trainable_variables]
+        for v, w in zip(self.model.trainable_variables, self.weights):
+            v.assign(w)
+
+    def __exit__(self, *exc):
+        for v, w in zip(self.model.trainable_variables, self.saved):
+            v.assign(w)
+
+
+def _optimizer(config: BiDAFConfig):
+    ema = {"use_ema": config.ema_decay > 0, "ema_momentum": config.ema_decay or 0.99}
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(config.learning_rate, **ema)
+    return keras.optimizers.Adadelta(config.learning_rate, epsilon=1e-8, **ema)  # TF1's AdaDelta epsilon
+
+
+def training_model(config: BiDAFConfig, data_dir: str):
+    plain = build(config, data_dir)
+    groups = iss_groups(plain, config)
+    model = common.SparseModel(inputs=plain.inputs, outputs=plain.outputs,
+                               penalty=sparsity_penalty(plain, groups, config), iss_groups=groups, name="bidaf")
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    model.compile(optimizer=_optimizer(config), loss={"start": loss, "end": loss})
+    return model, groups
+
+
+def train(config: BiDAFConfig, data_dir: str, save_path: str, restore_path: str | None = None, seed: int = 0,
+          dev_limit: int | None = None, display_weights: bool = False, verbose: int = 1, command: str = "",
+          model_name: str = "") -> dict:
+    """Train (resuming from save_path's checkpoint if there is one); results.json with dev EM / F1."""
+    keras.utils.set_random_seed(seed)
+    train_data, dev = SquadArrays(data_dir, "train"), SquadArrays(data_dir, "dev")
+    examples = train_data.trainable_examples(config.max_context_len)
+    dev_indices = np.arange(len(dev))[:dev_limit]
+    os.makedirs(save_path, exist_ok=True)
+    model, groups = training_model(config, data_dir)
+
+    resumed = loop.latest_checkpoint(save_path)
+    initial_epoch, wall_before = 0, 0.0
+    if resumed:
+        saved_config, _ = read_run_config(TASK, save_path)
+        if dataclasses.replace(saved_config, max_max_epoch=config.max_max_epoch) != config:
+            raise RestoreError(f"{save_path} holds a run with a different config; resume with the same flags, "
+                               "or choose another --save_path")
+        state = load_weights_into(model, save_path)
+        initial_epoch, wall_before = state["epoch"], state.get("wall_s", 0.0)
+        logging.info("Resuming from %s after epoch %d (optimizer accumulators and the weight average restart)",
+                     save_path, initial_epoch)
+    elif restore_path:
+        restored, _ = read_run_config(TASK, restore_path)
+        if restored.directions != config.directions:
+            raise RestoreError(f"{restore_path} has LSTM sizes {restored.directions}; this run builds {config.directions}")
+        _load_final(model, restore_path)
+        logging.info("Restored weights from %s", restore_path)
+    if config.group_lasso or config.freeze_mode:
+        common.attach_zero_threshold(model, config.zero_threshold, freeze_zeros=config.freeze_mode == "element")
+    loop.write_json({"task": "bidaf", "config": config.to_json(), "model": model_name, "command": command,
+                     "data_dir": os.path.abspath(data_dir), "backend": keras.backend.backend()},
+                    os.path.join(save_path, "config.json"))
+
+    batches = SquadBatches(train_data, examples, config.batch_size, config.max_context_len, seed)
+    batches.set_epoch(initial_epoch)
+
+    def dev_scores(m):
+        with _SwapWeights(m, evaluation_weights(m, config)):
+            s = score(m, dev, config, dev_indices)
+        return {"val_em": s["exact_match"], "val_f1": s["f1"], "penalty": m.penalty_value()}
+
+    start = time.perf_counter()
+    fields = {"loss": ("loss", "%.3f"), "penalty": ("reg", "%.4f"), "val_em": ("dev EM", "%.2f"),
+              "val_f1": ("dev F1", "%.2f"), "epoch_s": ("s", "%.0f")}
+    fields.update({f"live/{g.name}": (f"live {g.name}", "%d") for g in groups})
+    callbacks = [
+        loop.WordsPerSecond(int(train_data.example_context_lengths(examples).sum())),
+        loop.StopOnNonFiniteLoss(("loss",)),
+        loop.EvaluateEachEpoch(dev_scores),
+        common.SparsityLogger(groups, csv_path=os.path.join(save_path, "sparsity.csv")),
+        loop.EpochLog(fields, config.max_max_epoch),
+        keras.callbacks.CSVLogger(os.path.join(save_path, "log.csv"), append=bool(resumed)),
+    ]
+    try:
+        import tensorflow  # noqa: F401
+
+        callbacks.append(keras.callbacks.TensorBoard(os.path.join(save_path, "tensorboard")))
+    except ImportError:
+        logging.info("tensorflow is not importable: TensorBoard logs skipped (log.csv has everything)")
+    callbacks.append(loop.EpochCheckpoint(save_path, lambda e, logs: {"wall_s": wall_before + time.perf_counter() - start}))
+    logging.info("Training %s: LSTM sizes %s, %d examples (%d batches of %d), %d epochs", model_name or "bidaf",
+                 config.directions, len(examples), len(batches), config.batch_size, config.max_max_epoch)
+    if initial_epoch < config.max_max_epoch:
+        model.fit(batches, epochs=config.max_max_epoch, initial_epoch=initial_epoch, verbose=verbose,
+                  callbacks=callbacks)
+    wall_s = wall_before + time.perf_counter() - start
+
+    final = evaluation_weights(model, config)
+    for v, w in zip(model.trainable_variables, final):
+        v.assign(w)
+    _save_final(model, save_path)
+    scores = score(model, dev, config, dev_indices)
+    widths, weights = compact_summary(model, groups)
+    results = {
+        "task": "bidaf", "model": model_name, "backend": keras.backend.backend(), "device": device_description(),
+        "epochs": config.max_max_epoch, "dev_em": scores["exact_match"], "dev_f1": scores["f1"],
+        "dev_questions": len(dev_indices), "hidden_sizes": widths, "weights": weights, "wall_s": wall_s,
+        "config": config.to_json(), "command": command,
+    }
+    loop.write_json(results, os.path.join(save_path, "results.json"))
+    if display_weights:
+        common.plot_weight_sparsity(model, groups, os.path.join(save_path, "weights.png"))
+    logging.info("Live LSTM units per direction: %s; compact model trainable weights: %d", widths, weights)
+    print(json.dumps({"exact_match": scores["exact_match"], "f1": scores["f1"]}))
+    return results
+
+
+def _save_final(model, folder):
+    tmp = os.path.join(folder, "incomplete." + FINAL_WEIGHTS)
+    model.save_weights(tmp)
+    os.replace(tmp, os.path.join(folder, FINAL_WEIGHTS))
+
+
+def _load_final(model, run_path):
+    """The evaluated weights of a finished run (else its last checkpoint)."""
+    path = os.path.join(run_path, FINAL_WEIGHTS)
+    if not os.path.isfile(path):
+        return load_weights_into(model, run_path)
+    try:
+        model.load_weights(path)
+    except ValueError as e:
+        raise RestoreError(f"{path} does not fit this model's architecture: {e}") from None
+
+
+def restore(run_path: str, data_dir: str | None = None):
+    """(model with the run's evaluated weights, config, groups, config.json); data_dir defaults to the run's."""
+    config, saved = read_run_config(TASK, run_path)
+    model = build(config, data_dir or saved["data_dir"])
+    _load_final(model, run_path)
+    return model, config, iss_groups(model, config), saved
+
+
+def evaluate_run(run_path: str, data_dir: str | None = None, split: str = "dev", predictions_path: str | None = None):
+    model, config, _, saved = restore(run_path, data_dir)
+    data = SquadArrays(data_dir or saved["data_dir"], split)
+    predictions = predict_answers(model, data, config)
+    if predictions_path:
+        loop.write_json(predictions, predictions_path)
+    truths = {qid: answers for qid, answers in zip(data.ids, data.answers)}
+    return evaluate_answers(truths, predictions, warn=None)
+
+
+def extract_run(run_path: str, output: str, data_dir: str | None = None) -> dict:
+    """The compact dense BiDAF of a run: a run folder (config.json with the live sizes, final weights) + model.keras."""
+    model, config, groups, saved = restore(run_path, data_dir)
+    try:
+        widths, values, kept = compact_values(model, groups)
+    except ValueError as e:
+        raise RestoreError(f"{run_path}: {e}") from None
+    small = compact_config(config, widths)
+    compact = build(small, data_dir or saved["data_dir"])
+    assign_by_path(compact, values)
+    os.makedirs(output, exist_ok=True)
+    _save_final(compact, output)
+    loop.write_json({**saved, "config": small.to_json(), "extracted_from": os.path.abspath(run_path)},
+                    os.path.join(output, "config.json"))
+    compact.save(os.path.join(output, "model.keras"))
+    return {"hidden_sizes": dict(zip(LSTM_LAYERS, small.lstm_sizes)), "weights": common.count_weights(compact),
+            "sparse_weights": common.count_weights(model)}

@@ -1,0 +1,59 @@
+"""The bidaf programs as a user runs them: prepro -> train -> extract -> evaluate -> evaluate_squad."""
+
+import json
+
+import pytest
+
+from tests.bidaf.corpus import write_glove, write_squad
+from tests.helpers import run
+
+ISS = ["--model=test", "--group_lasso=0.003", "--zero_threshold=0.02", "--verbose=0"]
+
+
+@pytest.fixture
+def prepared(tmp_path):
+    source = write_squad(tmp_path / "squad", gz=True)
+    glove = write_glove(tmp_path / "glove.txt")
+    proc = run("bidaf.prepro", f"--source_dir={source}", f"--glove_path={glove}", f"--target_dir={tmp_path / 'prep'}")
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["train"] == {"contexts": 120, "questions": 240, "unmapped_answers": 0}
+    return tmp_path / "prep", source
+
+
+def test_iss_bidaf_learns_and_its_compact_model_scores_the_same(tmp_path, prepared):
+    data, source = prepared
+    save, out = tmp_path / "iss", tmp_path / "compact"
+    proc = run("bidaf.train", *ISS, f"--data_dir={data}", f"--save_path={save}", "--max_max_epoch=4")
+    results = json.loads((save / "results.json").read_text())
+    assert results["task"] == "bidaf" and results["dev_questions"] == 40
+    assert results["dev_f1"] > 60, results  # the made-up questions are learnable; chance is far lower
+    assert sum(results["hidden_sizes"]) < 8 * 8, results["hidden_sizes"]  # ISS removed units
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"exact_match": results["dev_em"], "f1": results["dev_f1"]}
+    assert len((save / "log.csv").read_text().splitlines()) == 5
+    run("bidaf.extract", f"--restore_path={save}", f"--output={out}")
+    sparse = json.loads(run("bidaf.evaluate", f"--restore_path={save}").stdout.strip().splitlines()[-1])
+    compact = json.loads(run("bidaf.evaluate", f"--restore_path={out}", f"--predictions_path={tmp_path / 'p.json'}")
+                         .stdout.strip().splitlines()[-1])
+    assert compact == sparse == {"exact_match": results["dev_em"], "f1": results["dev_f1"]}
+    official = run("bidaf.evaluate_squad", str(source / "dev-v1.1.json.gz"), str(tmp_path / "p.json"))
+    assert json.loads(official.stdout.strip().splitlines()[-1]) == compact
+
+
+def test_a_stopped_run_resumes_after_its_last_epoch(tmp_path, prepared):
+    data, _ = prepared
+    args = ["--model=test", f"--data_dir={data}", f"--save_path={tmp_path / 'run'}", "--verbose=0"]
+    run("bidaf.train", *args, "--max_max_epoch=1")
+    proc = run("bidaf.train", *args, "--max_max_epoch=2")
+    assert "Resuming from" in proc.stderr and "after epoch 1" in proc.stderr
+    assert len((tmp_path / "run" / "log.csv").read_text().splitlines()) == 3
+
+
+def test_bad_inputs_are_one_clear_line(tmp_path):
+    proc = run("bidaf.train", "--model=test", f"--data_dir={tmp_path}", check=False)
+    assert proc.returncode == 1 and "run python -m bidaf.prepro first" in proc.stderr and "Traceback" not in proc.stderr
+    (tmp_path / "squad").mkdir()
+    (tmp_path / "squad" / "train-v1.1.json").write_text('{"data": [{"paragraphs": [{"context": 3}]}]}')
+    proc = run("bidaf.prepro", f"--source_dir={tmp_path / 'squad'}", f"--glove_path={tmp_path / 'g.txt'}",
+               f"--target_dir={tmp_path / 'out'}", check=False)
+    assert proc.returncode == 1 and "a paragraph needs a 'context' string" in proc.stderr
+    assert "Traceback" not in proc.stderr
