@@ -58,6 +58,7 @@ class LanguageModelTask:
     attach_thresholds: Callable  # (model, config) -> None: zero threshold / freezing, when on
     architecture: Callable  # config -> a readable description; equal descriptions = loadable weights
     compact_config: Callable  # (config, live widths per group) -> config of the extracted dense model
+    epoch_callbacks: Callable = lambda model, config, seed: []  # method-specific callbacks (SET)
 
     def evaluator(self, config, vocab_size: int, batch_size: int, num_steps: int) -> PerplexityEvaluator:
         plain = self.inference_config(config)
@@ -74,12 +75,12 @@ class LanguageModelTask:
 
 
 def device_description() -> str:
-    backend = keras.backend.backend()
-    if backend == "jax":
+    if keras.backend.backend() == "jax":
         import jax
 
         d = jax.devices()[0]
-        return f"{d.platform}: {getattr(d, 'device_kind', d)}"
+        if d.platform != "cpu":
+            return f"{d.platform}: {getattr(d, 'device_kind', d)}"
     return f"cpu: {platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
 
 
@@ -121,7 +122,12 @@ def compact_summary(model, groups) -> tuple[list[int], int]:
     return widths, int(sum(values[p].size for p in trainable))
 
 
-def _callbacks(task, model, groups, config, save_path, evaluate_valid, tokens, state_fn, resuming):
+def nonzero_weights(model) -> int:
+    """Trainable weights that are not exactly zero (the parameter count of unstructured sparsity)."""
+    return int(sum(np.count_nonzero(v.numpy()) for v in model.trainable_weights))
+
+
+def _callbacks(task, model, groups, config, save_path, evaluate_valid, tokens, state_fn, resuming, seed):
     def epoch_metrics(m):
         # "val_" prefix: Keras' CSVLogger then adds no empty val_* columns of its own
         return {"val_ppl": evaluate_valid(m), "penalty": m.penalty_value()}
@@ -141,6 +147,7 @@ def _callbacks(task, model, groups, config, save_path, evaluate_valid, tokens, s
         SparsityLogger(groups, csv_path=os.path.join(save_path, "sparsity.csv")),
         loop.EpochLog(fields, config.max_max_epoch),
         keras.callbacks.CSVLogger(os.path.join(save_path, "log.csv"), append=resuming),
+        *task.epoch_callbacks(model, config, seed),  # e.g. SET's prune-and-regrow between epochs
     ]
     try:
         import tensorflow  # noqa: F401  (TensorBoard's writer needs it; absent on the JAX GPU image)
@@ -204,7 +211,7 @@ def train(task: LanguageModelTask, config, data_path: str, save_path: str, resto
     start = time.perf_counter()
     state_fn = lambda epoch, logs: {"wall_s": wall_before + time.perf_counter() - start}  # noqa: E731
     callbacks = _callbacks(task, model, groups, config, save_path, lambda m: valid_eval.perplexity(m, data["valid"]),
-                           x.size, state_fn, bool(resumed))
+                           x.size, state_fn, bool(resumed), 0 if seed is None else seed)
     logging.info("Training %s: %s, %d windows of %d x %d per epoch, %d epochs", model_name or task.name,
                  task.architecture(config), len(x) // config.batch_size, config.batch_size, config.num_steps,
                  config.max_max_epoch)
@@ -219,8 +226,8 @@ def train(task: LanguageModelTask, config, data_path: str, save_path: str, resto
     results = {
         "task": task.name, "model": model_name, "backend": keras.backend.backend(), "device": device_description(),
         "epochs": config.max_max_epoch, "valid_ppl": valid_ppl, "test_ppl": test_ppl,
-        "hidden_sizes": hidden, "weights": weights, "wall_s": wall_s, "config": config.to_json(),
-        "command": command,
+        "hidden_sizes": hidden, "weights": weights, "nonzero_weights": nonzero_weights(model),
+        "wall_s": wall_s, "config": config.to_json(), "command": command,
     }
     loop.write_json(results, os.path.join(save_path, "results.json"))
     if display_weights:

@@ -43,6 +43,8 @@ class PTBConfig:
     zero_threshold: float = 1e-4
     optimizer: str = "gd"
     freeze_mode: str = ""  # "" or "element"
+    set_epsilon: float = 0.0  # SET: Erdos-Renyi density parameter of the masked matrices (0: SET off)
+    set_zeta: float = 0.3  # SET: fraction of live weights pruned and regrown after each epoch
 
     @property
     def lstm_sizes(self) -> tuple:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import dataclasses
 
 import keras
+import numpy as np
 
 import common
+import common.evolution
 from common import layers as iss_layers
 from common.experiment import LanguageModelTask
 from common.lm import sequence_cross_entropy  # noqa: F401  (the PTB training loss)
@@ -62,7 +64,15 @@ def sparsity_penalty(model, groups, config: PTBConfig) -> common.SparsityPenalty
 
 
 def uses_sparsity(config: PTBConfig) -> bool:
+    """A penalty (or freezing) whose zeros the threshold makes exact; SET keeps its own masks."""
     return bool(config.group_lasso or config.weight_decay or config.row_col_lasso or config.freeze_mode)
+
+
+def set_variables(model) -> list[str]:
+    """The matrices SET-LSTM masks: the embedding and every LSTM kernel (the softmax stays dense)."""
+    return [v.path for v in model.trainable_weights
+            if v.path == "embedding/embeddings" or v.path.endswith("lstm_cell/kernel")
+            or v.path.endswith("lstm_cell/recurrent_kernel")]
 
 
 def build_training_model(config: PTBConfig, vocab_size: int, seed: int | None = None):
@@ -79,7 +89,17 @@ def make_optimizer(config: PTBConfig):
 
 
 def attach_thresholds(model, config: PTBConfig) -> None:
-    """Zero-threshold (and freeze) after every step, when any sparsity method is on."""
+    """Zero-threshold (and freeze) after every step, when any sparsity method is on; SET's masks.
+
+    SET: a model without zeros in its masked matrices (a fresh or restored dense one) gets new
+    Erdos-Renyi masks; one with zeros (a resumed SET run) keeps them as its masks.
+    """
+    if config.set_epsilon:
+        paths = set_variables(model)
+        if all(np.count_nonzero(v.numpy()) == v.numpy().size for v in model.trainable_weights if v.path in paths):
+            common.evolution.erdos_renyi_masks(model, paths, config.set_epsilon, seed=0)
+        else:
+            common.attach_zero_threshold(model, 0.0, paths, freeze_zeros=True)
     if uses_sparsity(config):
         threshold = common.zero_threshold_for(config.zero_threshold, config.weight_decay)
         common.attach_zero_threshold(model, threshold, freeze_zeros=config.freeze_mode == "element")
@@ -89,6 +109,12 @@ def compact_config(config: PTBConfig, widths) -> PTBConfig:
     """The dense model extracted from a sparse run: the live widths, no sparsity terms."""
     return dataclasses.replace(config, hidden_sizes=tuple(widths), group_lasso=0.0, weight_decay=0.0, row_col_lasso=0.0,
                                group_lasso_multipliers=(), row_col_multipliers=(), freeze_mode="")
+
+
+def epoch_callbacks(model, config: PTBConfig, seed: int):
+    if not config.set_epsilon:
+        return []
+    return [common.evolution.SparseEvolution(set_variables(model), config.set_zeta, config.init_scale, seed)]
 
 
 TASK = LanguageModelTask(
@@ -103,4 +129,5 @@ TASK = LanguageModelTask(
     attach_thresholds=attach_thresholds,
     architecture=lambda config: f"LSTM sizes {config.lstm_sizes}, embedding {config.hidden_size}",
     compact_config=compact_config,
+    epoch_callbacks=epoch_callbacks,
 )

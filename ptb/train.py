@@ -21,6 +21,13 @@ flags.DEFINE_integer("hidden_size2", None, "Width of the second LSTM (direct des
 flags.DEFINE_integer("max_max_epoch", None, "Number of epochs (default: the preset's).", lower_bound=1)
 flags.DEFINE_enum("optimizer", "gd", ["gd", "adam"], "Plain SGD (the reference) or Adam.")
 flags.DEFINE_enum("freeze_mode", "", ["", "element"], "'element': zero weights stay zero (fine-tuning).")
+flags.DEFINE_enum("method", "", ["", "iss", "l1", "set"],
+                  "Sparsity method: iss (group Lasso of the config file), l1 (its weight_decay), set (Sparse "
+                  "Evolutionary Training); empty: whatever the config file sets (none: dense).")
+flags.DEFINE_float("set_epsilon", 20.0, "SET: Erdos-Renyi parameter; density = epsilon (rows + cols) / (rows cols).",
+                   lower_bound=0.0)
+flags.DEFINE_float("set_zeta", 0.3, "SET: fraction of live weights pruned and regrown after each epoch.",
+                   lower_bound=0.0, upper_bound=0.99)
 flags.DEFINE_float("zero_threshold", None, "Zero |w| below this after every step (default: the preset's 1e-4).",
                    lower_bound=0.0)
 
@@ -39,6 +46,14 @@ def resolve_config():
         changes["max_max_epoch"] = FLAGS.max_max_epoch
     if FLAGS.zero_threshold is not None:
         changes["zero_threshold"] = FLAGS.zero_threshold
+    if FLAGS.method == "set":
+        if config.group_lasso or config.weight_decay or config.row_col_lasso:
+            raise ConfigError("--method=set trains without penalties; drop the group Lasso / L1 of the config file")
+        changes.update(set_epsilon=FLAGS.set_epsilon, set_zeta=FLAGS.set_zeta)
+    elif FLAGS.method == "iss" and not config.group_lasso:
+        raise ConfigError("--method=iss needs a group Lasso strength: a --config_file with grouplasso.global_decay")
+    elif FLAGS.method == "l1" and not config.weight_decay:
+        raise ConfigError("--method=l1 needs an L1 strength: a --config_file with weight_decay (e.g. ptb/configs/l1.json)")
     return dataclasses.replace(config, **changes)
 
 

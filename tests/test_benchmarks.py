@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 
 
@@ -42,3 +44,15 @@ def test_inference_benchmark_quick_mode(tmp_path):
     report = json.loads(out.read_text())
     assert report["speedup"] > 0 and report["hidden_sizes"] == {"compact": [5, 3], "baseline": [8, 8]}
     assert "speedup" in proc.stdout and "mult-add reduction" in proc.stdout
+
+
+def test_step_time_quick_mode():
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.step_time", "--task=rhn", "--model=test", "--steps=2", "--warmup=1",
+         "--vocab_size=50", "--train_tokens=2000"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": ROOT},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["step_ms"] > 0 and report["steps_per_epoch"] == 2000 // (4 * 5)
+    assert report["epoch_min"] == pytest.approx(report["step_ms"] * report["steps_per_epoch"] / 60000)

@@ -104,3 +104,26 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
     assert proc.returncode == 1 and "diverged" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "run2" / "checkpoint").exists()  # the NaN epoch was not saved
     assert (save / "checkpoint" / "weights.weights.h5").read_bytes() == good
+
+
+def test_set_run_keeps_its_sparsity_and_resumes_like_an_uninterrupted_one(tmp_path, tiny_corpus):
+    args = ["--model=test", f"--data_path={tiny_corpus}", "--verbose=0", "--method=set", "--set_epsilon=2", "--set_zeta=0.3"]
+    run("ptb.train", *args, f"--save_path={tmp_path / 'straight'}", "--max_max_epoch=2")
+    run("ptb.train", *args, f"--save_path={tmp_path / 'stopped'}", "--max_max_epoch=1")
+    run("ptb.train", *args, f"--save_path={tmp_path / 'stopped'}", "--max_max_epoch=2")
+    a = json.loads((tmp_path / "straight" / "results.json").read_text())
+    b = json.loads((tmp_path / "stopped" / "results.json").read_text())
+    assert abs(a["test_ppl"] - b["test_ppl"]) < 1e-3 and a["nonzero_weights"] == b["nonzero_weights"]
+    assert a["nonzero_weights"] < 0.4 * a["weights"] and a["test_ppl"] < 13  # sparse, and still learning
+    sparsity = (tmp_path / "straight" / "sparsity.csv").read_text().splitlines()
+    assert sparsity[1].split(",")[1] == sparsity[2].split(",")[1]  # same overall sparsity after evolving
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--method=iss"], "--method=iss needs a group Lasso strength"),
+    (["--method=l1"], "--method=l1 needs an L1 strength"),
+    (["--method=set", "--config_file=ptb/configs/l1.json"], "--method=set trains without penalties"),
+])
+def test_method_flag_checks_its_config(tmp_path, tiny_corpus, args, message):
+    proc = run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={tmp_path / 'x'}", *args, check=False)
+    assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr
