@@ -8,20 +8,29 @@ import json
 
 from absl import app, flags
 
-from bidaf.experiment import evaluate_run
+from bidaf.experiment import evaluate_run, oracle_scores
 from common.cli import exit_on_user_error
+from common.errors import ConfigError
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("restore_path", None, "A bidaf.train save_path or a bidaf.extract output.", required=True)
+flags.DEFINE_string("restore_path", None, "A bidaf.train save_path or a bidaf.extract output.")
 flags.DEFINE_string("data_dir", None, "A bidaf.prepro target_dir (default: the one the run was trained on).")
 flags.DEFINE_enum("split", "dev", ["dev", "train"], "Which split to score.")
 flags.DEFINE_string("predictions_path", None, "Also write {question id: answer} here (official format).")
+flags.DEFINE_bool("oracle", False, "No model: score the first answer's token span (what tokenization costs); needs --data_dir.")
 
 
 @exit_on_user_error("bidaf.evaluate")
 def main(argv):
     del argv
-    print(json.dumps(evaluate_run(FLAGS.restore_path, FLAGS.data_dir, FLAGS.split, FLAGS.predictions_path)))
+    if FLAGS.oracle:
+        if not FLAGS.data_dir:
+            raise ConfigError("--oracle needs --data_dir")
+        print(json.dumps(oracle_scores(FLAGS.data_dir, FLAGS.split)))
+    elif not FLAGS.restore_path:
+        raise ConfigError("--restore_path is required (or --oracle with --data_dir)")
+    else:
+        print(json.dumps(evaluate_run(FLAGS.restore_path, FLAGS.data_dir, FLAGS.split, FLAGS.predictions_path)))
 
 
 if __name__ == "__main__":

@@ -248,6 +248,14 @@ def evaluate_run(run_path: str, data_dir: str | None = None, split: str = "dev",
     return evaluate_answers(truths, predictions, warn=None)
 
 
+def oracle_scores(data_dir: str, split: str = "dev") -> dict:
+    """EM / F1 if the first answer's token span were predicted: what tokenization alone costs."""
+    data = SquadArrays(data_dir, split)
+    spans = data.arrays["answer_spans"]
+    predictions = {data.ids[q]: data.answer_text(q, int(s), int(e)) for q, (s, e) in enumerate(spans) if s >= 0}
+    return evaluate_answers(dict(zip(data.ids, data.answers)), predictions, warn=None)
+
+
 def extract_run(run_path: str, output: str, data_dir: str | None = None) -> dict:
     """The compact dense BiDAF of a run: a run folder (config.json with the live sizes, final weights) + model.keras."""
     model, config, groups, saved = restore(run_path, data_dir)

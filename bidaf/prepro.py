@@ -9,7 +9,7 @@ Reads {train,dev}-v1.1.json (or .json.gz) from source_dir and writes to target_d
   {split}.npz       ragged token arrays: per context and per question the word ids and the char
                     ids of each token, the contexts' token character offsets, and per question its
                     paragraph and answer token span (-1 -1 where the answer maps to no token)
-  {split}.json      the contexts' text, the question ids and their answer texts: spans back to text, scores
+  {split}.json.gz   the contexts' text, the question ids and their answer texts: spans back to text, scores
 The word vocabulary is every (lower-cased) token of the processed files that GloVe knows, the
 embedding stays fixed in training, as in BiDAF; characters come from the training split.
 """
@@ -107,7 +107,7 @@ def write_split(target_dir, split, tokenized, word_index, char_index, max_word_l
         question_paragraph=np.array([q["paragraph"] for q in tokenized["questions"]], np.int32),
         answer_spans=np.array([q["span"] for q in tokenized["questions"]], np.int32).reshape(-1, 2),
     )
-    with open(os.path.join(target_dir, f"{split}.json"), "w", encoding="utf-8") as f:
+    with gzip.open(os.path.join(target_dir, f"{split}.json.gz"), "wt", encoding="utf-8") as f:
         json.dump({"contexts": [c["text"] for c in tokenized["contexts"]],
                    "ids": [q["id"] for q in tokenized["questions"]],
                    "answers": [q["answers"] for q in tokenized["questions"]]}, f)

@@ -57,3 +57,11 @@ def test_bad_inputs_are_one_clear_line(tmp_path):
                f"--target_dir={tmp_path / 'out'}", check=False)
     assert proc.returncode == 1 and "a paragraph needs a 'context' string" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_oracle_scores_what_tokenization_allows(prepared):
+    data, _ = prepared
+    proc = run("bidaf.evaluate", "--oracle", f"--data_dir={data}")
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"exact_match": 100.0, "f1": 100.0}
+    proc = run("bidaf.evaluate", "--oracle", check=False)
+    assert proc.returncode == 1 and "--oracle needs --data_dir" in proc.stderr
