@@ -4,14 +4,13 @@
     python -m bidaf.train --model=bidaf_iss --data_dir=DATA/squad_bidaf --save_path=runs/bidaf_iss
 """
 
-import dataclasses
 import sys
 
 from absl import app, flags
 
 from bidaf.config import PRESETS, apply_config_file
 from bidaf.experiment import train
-from common.cli import exit_on_user_error
+from common.cli import config_from_flags, exit_on_user_error
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("model", "bidaf", sorted(PRESETS), "Preset: bidaf (baseline), bidaf_iss (ISS, lambda 0.001) or test.")
@@ -33,14 +32,7 @@ flags.DEFINE_integer("verbose", 1, "Keras fit verbosity: 0 silent, 1 progress ba
 
 
 def resolve_config():
-    config = PRESETS[FLAGS.model]
-    if FLAGS.config_file:
-        config = apply_config_file(config, FLAGS.config_file)
-    changes = {"freeze_mode": FLAGS.freeze_mode}
-    for key in ("max_max_epoch", "batch_size", "hidden_size", "group_lasso", "zero_threshold"):
-        if getattr(FLAGS, key) is not None:
-            changes[key] = getattr(FLAGS, key)
-    return dataclasses.replace(config, **changes)
+    return config_from_flags(PRESETS, apply_config_file, ("max_max_epoch", "batch_size", "hidden_size", "group_lasso", "zero_threshold"), freeze_mode=FLAGS.freeze_mode)
 
 
 @exit_on_user_error("bidaf.train")

@@ -7,6 +7,7 @@ flags resolve to a config.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -40,6 +41,15 @@ def read_json_object(path: str) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a JSON object")
     return data
+
+
+def config_from_flags(presets: dict, apply_config_file, overrides, **fixed):
+    """presets[--model], then --config_file (if given), then the flags in `overrides` that were set, then `fixed`."""
+    config = presets[FLAGS.model]
+    if FLAGS.config_file:
+        config = apply_config_file(config, FLAGS.config_file)
+    changes = {key: getattr(FLAGS, key) for key in overrides if getattr(FLAGS, key) is not None}
+    return dataclasses.replace(config, **changes, **fixed)
 
 
 def exit_on_user_error(program: str):

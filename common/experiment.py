@@ -59,6 +59,7 @@ class LanguageModelTask:
     architecture: Callable  # config -> a readable description; equal descriptions = loadable weights
     compact_config: Callable  # (config, live widths per group) -> config of the extracted dense model
     epoch_callbacks: Callable = lambda model, config, seed: []  # method-specific callbacks (SET)
+    structure: Callable = lambda model, config: {}  # method-specific structure report for results.json
 
     def evaluator(self, config, vocab_size: int, batch_size: int, num_steps: int) -> PerplexityEvaluator:
         plain = self.inference_config(config)
@@ -229,6 +230,9 @@ def train(task: LanguageModelTask, config, data_path: str, save_path: str, resto
         "hidden_sizes": hidden, "weights": weights, "nonzero_weights": nonzero_weights(model),
         "wall_s": wall_s, "config": config.to_json(), "command": command,
     }
+    report = task.structure(model, config)
+    if report:
+        results["structure"] = report
     loop.write_json(results, os.path.join(save_path, "results.json"))
     if display_weights:
         plot_weight_sparsity(model, groups, os.path.join(save_path, "weights.png"))

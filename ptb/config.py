@@ -45,6 +45,7 @@ class PTBConfig:
     freeze_mode: str = ""  # "" or "element"
     set_epsilon: float = 0.0  # SET: Erdos-Renyi density parameter of the masked matrices (0: SET off)
     set_zeta: float = 0.3  # SET: fraction of live weights pruned and regrown after each epoch
+    kl_weight: float = 0.0  # structured Bayesian LSTMs (Lobacheva et al.) when > 0: KL per training sequence
 
     @property
     def lstm_sizes(self) -> tuple:

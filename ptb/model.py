@@ -13,7 +13,9 @@ import keras
 import numpy as np
 
 import common
+import common.bayes
 import common.evolution
+import common.experiment
 from common import layers as iss_layers
 from common.experiment import LanguageModelTask
 from common.lm import sequence_cross_entropy  # noqa: F401  (the PTB training loss)
@@ -32,6 +34,10 @@ def build_language_model(config: PTBConfig, vocab_size: int, batch_size: int, nu
     if rate > 0:
         x = keras.layers.Dropout(rate, seed=seed, name="embedding_dropout")(x)
     for i, units in enumerate(config.lstm_sizes):
+        if config.kl_weight:  # structured Bayesian sparsification: weights, neurons and gates
+            x = common.bayes.BayesianLSTM(units, stateful=stateful, kernel_initializer=init,
+                                          seed=None if seed is None else seed + 100 + i, name=f"lstm_{i}")(x)
+            continue
         x = iss_layers.LSTM(  # the stock LSTM, with its state carried on JAX too
             units, return_sequences=True, stateful=stateful, unroll=unroll, kernel_initializer=init, recurrent_initializer=init,
             bias_initializer="zeros", unit_forget_bias=False, name=f"lstm_{i}",
@@ -43,14 +49,19 @@ def build_language_model(config: PTBConfig, vocab_size: int, batch_size: int, nu
 
 
 def iss_groups(model, config: PTBConfig):
-    """ISS groups of the LSTMs, each scaled by its layer's structure_decay_multi."""
+    """ISS groups of the LSTMs, each scaled by its layer's structure_decay_multi (none for Bayesian LSTMs)."""
+    if config.kl_weight:
+        return []
     groups = common.derive_iss_groups(model)
     multis = config.group_lasso_multipliers or (1.0,) * len(groups)
     return [dataclasses.replace(g, multiplier=m) for g, m in zip(groups, multis)]
 
 
 def sparsity_penalty(model, groups, config: PTBConfig) -> common.SparsityPenalty:
-    """ISS group Lasso + L1 (all weights but the embedding) + row/column group Lasso."""
+    """ISS group Lasso + L1 (all weights but the embedding) + row/column group Lasso; or the Bayesian KL."""
+    if config.kl_weight:
+        pairs = [p for layer in model.layers if isinstance(layer, common.bayes.BayesianLSTM) for p in layer.kl_pairs()]
+        return common.SparsityPenalty([common.bayes.LogUniformKL(pairs, config.kl_weight)])
     l1_vars = [v.path for v in model.trainable_weights if not v.path.startswith("embedding/")]
     terms = [common.StructureGroupLasso(groups, config.group_lasso), common.L1(l1_vars, config.weight_decay)]
     for layer, row_multi, col_multi in config.row_col_multipliers:
@@ -107,8 +118,16 @@ def attach_thresholds(model, config: PTBConfig) -> None:
 
 def compact_config(config: PTBConfig, widths) -> PTBConfig:
     """The dense model extracted from a sparse run: the live widths, no sparsity terms."""
+    if config.kl_weight:
+        raise common.experiment.RestoreError("extracting a compact model from a Bayesian run is not implemented yet")
     return dataclasses.replace(config, hidden_sizes=tuple(widths), group_lasso=0.0, weight_decay=0.0, row_col_lasso=0.0,
                                group_lasso_multipliers=(), row_col_multipliers=(), freeze_mode="")
+
+
+def structure(model, config: PTBConfig) -> dict:
+    """What survives in each Bayesian LSTM at evaluation (weights, neurons, non-constant gates); {} otherwise."""
+    return {layer.name: common.bayes.structure_report(layer) for layer in model.layers
+            if isinstance(layer, common.bayes.BayesianLSTM)}
 
 
 def epoch_callbacks(model, config: PTBConfig, seed: int):
@@ -130,4 +149,5 @@ TASK = LanguageModelTask(
     architecture=lambda config: f"LSTM sizes {config.lstm_sizes}, embedding {config.hidden_size}",
     compact_config=compact_config,
     epoch_callbacks=epoch_callbacks,
+    structure=structure,
 )

@@ -14,6 +14,7 @@ from ptb.config import PRESETS, apply_config_file
 from ptb.model import TASK
 
 FLAGS = flags.FLAGS
+PTB_TRAIN_TOKENS = 929_589  # words + <eos> of ptb.train.txt
 flags.DEFINE_enum("model", "small", sorted(PRESETS), "Preset: small, medium, large, sparselarge or test.")
 flags.DEFINE_string("config_file", None, "iss-rnns JSON config: lr, L1, dropout, group Lasso.")
 flags.DEFINE_integer("hidden_size1", None, "Width of the first LSTM (direct design).", lower_bound=1)
@@ -21,9 +22,12 @@ flags.DEFINE_integer("hidden_size2", None, "Width of the second LSTM (direct des
 flags.DEFINE_integer("max_max_epoch", None, "Number of epochs (default: the preset's).", lower_bound=1)
 flags.DEFINE_enum("optimizer", "gd", ["gd", "adam"], "Plain SGD (the reference) or Adam.")
 flags.DEFINE_enum("freeze_mode", "", ["", "element"], "'element': zero weights stay zero (fine-tuning).")
-flags.DEFINE_enum("method", "", ["", "iss", "l1", "set"],
+flags.DEFINE_enum("method", "", ["", "iss", "l1", "set", "bayes_structured"],
                   "Sparsity method: iss (group Lasso of the config file), l1 (its weight_decay), set (Sparse "
-                  "Evolutionary Training); empty: whatever the config file sets (none: dense).")
+                  "Evolutionary Training), bayes_structured (sparse variational dropout on weights, neurons and "
+                  "gates); empty: whatever the config file sets (none: dense).")
+flags.DEFINE_float("kl_weight", None, "bayes_structured: KL weight per training sequence (default: 1 / the number of "
+                   "PTB training sequences, num_steps / 929,589: the ELBO).", lower_bound=0.0)
 flags.DEFINE_float("set_epsilon", 20.0, "SET: Erdos-Renyi parameter; density = epsilon (rows + cols) / (rows cols).",
                    lower_bound=0.0)
 flags.DEFINE_float("set_zeta", 0.3, "SET: fraction of live weights pruned and regrown after each epoch.",
@@ -50,6 +54,10 @@ def resolve_config():
         if config.group_lasso or config.weight_decay or config.row_col_lasso:
             raise ConfigError("--method=set trains without penalties; drop the group Lasso / L1 of the config file")
         changes.update(set_epsilon=FLAGS.set_epsilon, set_zeta=FLAGS.set_zeta)
+    elif FLAGS.method == "bayes_structured":
+        if config.group_lasso or config.weight_decay or config.row_col_lasso:
+            raise ConfigError("--method=bayes_structured has its own KL term; drop the group Lasso / L1 of the config file")
+        changes["kl_weight"] = FLAGS.kl_weight if FLAGS.kl_weight is not None else config.num_steps / PTB_TRAIN_TOKENS
     elif FLAGS.method == "iss" and not config.group_lasso:
         raise ConfigError("--method=iss needs a group Lasso strength: a --config_file with grouplasso.global_decay")
     elif FLAGS.method == "l1" and not config.weight_decay:

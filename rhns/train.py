@@ -4,11 +4,10 @@
     python -m rhns.train --model=ptb_iss_sota --data_path=DATA/ptb --save_path=runs/rhn_iss
 """
 
-import dataclasses
 
 from absl import app, flags
 
-from common.cli import train_main
+from common.cli import config_from_flags, train_main
 from rhns.config import PRESETS, apply_config_file
 from rhns.model import TASK
 
@@ -25,14 +24,7 @@ flags.DEFINE_enum("freeze_mode", "", ["", "element"], "'element': zero weights s
 
 
 def resolve_config():
-    config = PRESETS[FLAGS.model]
-    if FLAGS.config_file:
-        config = apply_config_file(config, FLAGS.config_file)
-    changes = {"freeze_mode": FLAGS.freeze_mode}
-    for key in ("hidden_size", "depth", "max_max_epoch", "structure_wd", "zero_threshold"):
-        if getattr(FLAGS, key) is not None:
-            changes[key] = getattr(FLAGS, key)
-    return dataclasses.replace(config, **changes)
+    return config_from_flags(PRESETS, apply_config_file, ("hidden_size", "depth", "max_max_epoch", "structure_wd", "zero_threshold"), freeze_mode=FLAGS.freeze_mode)
 
 
 main = train_main("rhns.train", TASK, resolve_config, default_save_path="runs/rhn")

@@ -127,3 +127,17 @@ def test_set_run_keeps_its_sparsity_and_resumes_like_an_uninterrupted_one(tmp_pa
 def test_method_flag_checks_its_config(tmp_path, tiny_corpus, args, message):
     proc = run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={tmp_path / 'x'}", *args, check=False)
     assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bayes_structured_run_reports_what_survives(tmp_path, tiny_corpus):
+    save = tmp_path / "bayes"
+    run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={save}", "--method=bayes_structured",
+        "--kl_weight=0.001", "--max_max_epoch=1", "--verbose=0")
+    results = json.loads((save / "results.json").read_text())
+    assert set(results["structure"]) == {"lstm_0", "lstm_1"} and results["config"]["kl_weight"] == 0.001
+    layer = results["structure"]["lstm_0"]
+    assert layer["units"] == 16 and set(layer["gates"]) == {"input_gate", "forget_gate", "cell_update", "output_gate"}
+    assert 0 < layer["weights"] <= layer["weights_total"] == 16 * 64 * 2
+    assert results["test_ppl"] < 13  # uniform over the 13 types: it learns something in one epoch
+    proc = run("ptb.extract", f"--restore_path={save}", f"--output={tmp_path / 'x'}", check=False)
+    assert proc.returncode == 1 and "not implemented yet" in proc.stderr

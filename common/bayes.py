@@ -1,0 +1,181 @@
+"""Structured Bayesian sparsification of LSTMs (Lobacheva, Chirkova, Vetrov 2018/2019).
+
+Sparse variational dropout (Molchanov et al. 2017): every weight w has a Gaussian posterior
+N(mu, sigma^2) under a log-uniform prior; the KL term pushes log alpha = log(sigma^2 / mu^2)
+up, and a weight with log alpha > 3 is pure noise and is set to zero at evaluation. Lobacheva
+et al. add multiplicative *group* variables with the same posterior and prior:
+
+    preactivation = (((x * z_x) W_x + (h * z_h) W_h) * z_gate) + b
+
+z_x [D] on the input neurons, z_h [H] on the hidden neurons, z_gate [4H] on each gate
+preactivation of each unit. A zero z_h[j] removes hidden unit j from the recurrence; a zero
+z_gate entry makes that gate of that unit a constant, sigmoid(b) (or tanh(b)). Weights are
+sampled once per batch (the same for every time step, as the recurrence shares them).
+
+Negative KL of the log-uniform prior, up to a constant (Molchanov et al., Eq. 14):
+    -KL ~= k1 sigmoid(k2 + k3 log alpha) - 0.5 log(1 + 1/alpha) - k1,  k1, k2, k3 = 0.63576, 1.87320, 1.48695
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from common.layers import STATE_PREFIX
+
+K1, K2, K3 = 0.63576, 1.87320, 1.48695
+LOG_ALPHA_THRESHOLD = 3.0
+GATES = ("input_gate", "forget_gate", "cell_update", "output_gate")  # Keras order i, f, c, o
+
+
+def log_alpha(mu, log_sigma2):
+    return log_sigma2 - ops.log(ops.square(mu) + 1e-8)
+
+
+def kl_log_uniform(mu, log_sigma2):
+    """Sum over the elements of KL(N(mu, sigma^2) || log-uniform), the approximation above (>= 0)."""
+    la = ops.clip(log_alpha(mu, log_sigma2), -10.0, 10.0)
+    neg_kl = K1 * ops.sigmoid(K2 + K3 * la) - 0.5 * ops.log1p(ops.exp(-la)) - K1
+    return -ops.sum(neg_kl)
+
+
+class LogUniformKL:
+    """strength * sum of KL over (mu path, log sigma^2 path) pairs: a SparsityPenalty term.
+
+    For the ELBO per training sequence, strength = 1 / (training sequences per epoch).
+    """
+
+    def __init__(self, pairs, strength: float):
+        self.pairs = [tuple(p) for p in pairs]
+        self.strength = float(strength)
+
+    @property
+    def variables(self):
+        return tuple(p for pair in self.pairs for p in pair)
+
+    def check_shapes(self, shapes):
+        for mu, ls2 in self.pairs:
+            if tuple(shapes[mu]) != tuple(shapes[ls2]):
+                raise ValueError(f"{mu} {tuple(shapes[mu])} and {ls2} {tuple(shapes[ls2])} must have the same shape")
+
+    def __call__(self, values):
+        return self.strength * sum(kl_log_uniform(values[mu], values[ls2]) for mu, ls2 in self.pairs)
+
+
+@keras.saving.register_keras_serializable(package="iss_rnns")
+class BayesianLSTM(keras.layers.Layer):
+    """LSTM layer [B, T, D] -> [B, T, H] with sparse variational dropout on weights, neurons and gates.
+
+    Training samples the weights (once per call); inference uses the means with every variable of
+    log alpha > 3 at zero. stateful=True carries (h, c) across calls in tracked variables.
+    """
+
+    STOCHASTIC = ("kernel", "recurrent_kernel", "input_neurons", "hidden_neurons", "gate_preactivations")
+
+    def __init__(self, units: int, stateful: bool = False, kernel_initializer="glorot_uniform",
+                 init_log_sigma2: float = -10.0, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.stateful = int(units), stateful
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.init_log_sigma2 = float(init_log_sigma2)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.states = None
+
+    def build(self, input_shape):
+        d, h = int(input_shape[-1]), self.units
+        shapes = {"kernel": (d, 4 * h), "recurrent_kernel": (h, 4 * h), "input_neurons": (d,),
+                  "hidden_neurons": (h,), "gate_preactivations": (4 * h,)}
+        for name, shape in shapes.items():
+            init = self.kernel_initializer if "kernel" in name else "ones"
+            setattr(self, name, self.add_weight(shape=shape, initializer=init, name=name))
+            setattr(self, name + "_log_sigma2", self.add_weight(
+                shape=shape, initializer=keras.initializers.Constant(self.init_log_sigma2), name=name + "_log_sigma2"))
+        self.bias = self.add_weight(shape=(4 * h,), initializer="zeros", name="bias")
+        if self.stateful:
+            if input_shape[0] is None:
+                raise ValueError("a stateful BayesianLSTM needs a fixed batch size (keras.Input(batch_shape=...))")
+            self.states = [self.add_weight(shape=(int(input_shape[0]), h), initializer="zeros", trainable=False,
+                                           name=f"{STATE_PREFIX}_{i}") for i in range(2)]
+
+    def kl_pairs(self):
+        """(mu path, log sigma^2 path) of every stochastic variable, for LogUniformKL."""
+        return [(getattr(self, n).path, getattr(self, n + "_log_sigma2").path) for n in self.STOCHASTIC]
+
+    def reset_state(self):
+        for s in self.states or []:
+            s.assign(ops.zeros(s.shape, dtype=s.dtype))
+
+    def save_own_variables(self, store):
+        """The carried state is run-time, not a weight: only the trainable variables are saved."""
+        for i, v in enumerate(self.trainable_weights):
+            store[str(i)] = v.numpy()
+
+    def load_own_variables(self, store):
+        for i, v in enumerate(self.trainable_weights):
+            v.assign(store[str(i)])
+
+    def _value(self, name, training):
+        mu, ls2 = ops.convert_to_tensor(getattr(self, name)), ops.convert_to_tensor(getattr(self, name + "_log_sigma2"))
+        if training:
+            noise = keras.random.normal(ops.shape(mu), seed=self.seed_generator, dtype=mu.dtype)
+            return mu + ops.exp(0.5 * ls2) * noise
+        return ops.where(log_alpha(mu, ls2) < LOG_ALPHA_THRESHOLD, mu, ops.zeros_like(mu))
+
+    def call(self, inputs, training=False):
+        w = {n: self._value(n, training) for n in self.STOCHASTIC}
+        h_units = self.units
+        batch = ops.shape(inputs)[0]
+        x_part = ops.einsum("btd,de->bte", inputs * w["input_neurons"], w["kernel"])
+        if self.stateful:
+            h0, c0 = (ops.convert_to_tensor(s) for s in self.states)
+        else:
+            h0 = c0 = ops.zeros((batch, h_units), dtype=inputs.dtype)
+
+        def step(carry, x_t):  # carry = [h | c], also the output (Keras' TF scan wants ys shaped like the carry)
+            h, c = carry[:, :h_units], carry[:, h_units:]
+            pre = (x_t + ops.matmul(h * w["hidden_neurons"], w["recurrent_kernel"])) * w["gate_preactivations"] + self.bias
+            i, f, g, o = (pre[:, k * h_units : (k + 1) * h_units] for k in range(4))
+            c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
+            h = ops.sigmoid(o) * ops.tanh(c)
+            carry = ops.concatenate([h, c], axis=-1)
+            return carry, carry
+
+        final, outputs = ops.scan(step, ops.concatenate([h0, c0], axis=-1), ops.transpose(x_part, (1, 0, 2)))
+        if self.stateful:
+            self.states[0].assign(final[:, :h_units])
+            self.states[1].assign(final[:, h_units:])
+        return ops.transpose(outputs[:, :, :h_units], (1, 0, 2))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(units=self.units, stateful=self.stateful, init_log_sigma2=self.init_log_sigma2, seed=self.seed,
+                      kernel_initializer=keras.initializers.serialize(self.kernel_initializer))
+        return config
+
+
+def _kept(layer, name) -> np.ndarray:
+    mu, ls2 = getattr(layer, name).numpy(), getattr(layer, name + "_log_sigma2").numpy()
+    return (ops.convert_to_numpy(log_alpha(mu, ls2)) < LOG_ALPHA_THRESHOLD) & (mu != 0)
+
+
+def structure_report(layer: BayesianLSTM) -> dict:
+    """What survives at evaluation: weights, input and hidden neurons, and non-constant gates per type.
+
+    A gate of unit j is constant when its group variable is removed, or when every weight that
+    feeds its preactivation is removed (live inputs and hidden neurons only).
+    """
+    h = layer.units
+    zx, zh, zg = _kept(layer, "input_neurons"), _kept(layer, "hidden_neurons"), _kept(layer, "gate_preactivations")
+    wx, wh = _kept(layer, "kernel") & zx[:, None], _kept(layer, "recurrent_kernel") & zh[:, None]
+    fed = wx.any(axis=0) | wh.any(axis=0)
+    live_gates = zg & fed
+    return {
+        "weights": int(wx.sum() + wh.sum()), "weights_total": int(wx.size + wh.size),
+        "input_neurons": int(zx.sum()), "hidden_neurons": int(zh.sum()), "units": h,
+        "gates": {name: int(live_gates[k * h : (k + 1) * h].sum()) for k, name in enumerate(GATES)},
+    }

@@ -1,0 +1,106 @@
+"""Structured Bayesian sparsification: KL, the LSTM maths, thresholding, and that training sparsifies."""
+
+import keras
+import numpy as np
+import pytest
+
+import common
+from common.bayes import BayesianLSTM, LogUniformKL, kl_log_uniform, log_alpha, structure_report
+from common.regularizers import SparsityPenalty
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def numpy_lstm(x, wx, wh, b, zx, zh, zg, h, c):
+    """Keras gate order i, f, c, o; group variables multiply inputs, hidden neurons, preactivations."""
+    units = wh.shape[0]
+    out = []
+    for t in range(x.shape[1]):
+        pre = ((x[:, t] * zx) @ wx + (h * zh) @ wh) * zg + b
+        i, f, g, o = (pre[:, k * units : (k + 1) * units] for k in range(4))
+        c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+        h = _sigmoid(o) * np.tanh(c)
+        out.append(h)
+    return np.stack(out, 1), h, c
+
+
+def test_kl_matches_the_formula_and_falls_as_alpha_grows():
+    mu = np.array([0.5, -0.2, 1e-3], "float32")
+    ls2 = np.array([-8.0, -1.0, 2.0], "float32")
+    la = ls2 - np.log(mu**2 + 1e-8)
+    expected = -(0.63576 * _sigmoid(1.87320 + 1.48695 * la) - 0.5 * np.log1p(np.exp(-la)) - 0.63576).sum()
+    assert float(keras.ops.convert_to_numpy(kl_log_uniform(mu, ls2))) == pytest.approx(expected, rel=1e-5)
+    values = [float(keras.ops.convert_to_numpy(kl_log_uniform(np.array([0.5]), np.array([s])))) for s in (-8, -4, 0, 4)]
+    assert values == sorted(values, reverse=True) and values[-1] < 0.05
+
+
+def _layer(units=3, d=4, batch=2, stateful=True):
+    layer = BayesianLSTM(units, stateful=stateful, kernel_initializer=keras.initializers.RandomUniform(-0.7, 0.7, seed=0))
+    layer.build((batch, 5, d))
+    rng = np.random.default_rng(1)
+    for name in ("input_neurons", "hidden_neurons", "gate_preactivations"):
+        getattr(layer, name).assign(rng.uniform(0.5, 1.5, getattr(layer, name).shape))
+    layer.bias.assign(rng.normal(size=4 * units))
+    return layer
+
+
+def test_inference_is_the_lstm_with_group_variables_and_carries_state():
+    layer = _layer()
+    x = np.random.default_rng(2).normal(size=(2, 5, 4)).astype("float32")
+    v = {n: getattr(layer, n).numpy() for n in ("kernel", "recurrent_kernel", "bias", "input_neurons", "hidden_neurons",
+                                                   "gate_preactivations")}
+    zeros = np.zeros((2, 3), "float32")
+    expected, h, c = numpy_lstm(x, v["kernel"], v["recurrent_kernel"], v["bias"], v["input_neurons"], v["hidden_neurons"],
+                                v["gate_preactivations"], zeros, zeros)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), expected, atol=1e-5)
+    again, _, _ = numpy_lstm(x, v["kernel"], v["recurrent_kernel"], v["bias"], v["input_neurons"], v["hidden_neurons"],
+                             v["gate_preactivations"], h, c)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), again, atol=1e-5)  # state carried
+
+
+def test_noisy_variables_are_zero_at_inference_and_a_removed_gate_is_constant():
+    layer = _layer(stateful=False)
+    ls2 = layer.gate_preactivations_log_sigma2.numpy()
+    ls2[[0, 5]] = 10.0  # input gate of unit 0, forget gate of unit 2: log alpha >> 3
+    layer.gate_preactivations_log_sigma2.assign(ls2)
+    ls2 = layer.hidden_neurons_log_sigma2.numpy()
+    ls2[1] = 10.0
+    layer.hidden_neurons_log_sigma2.assign(ls2)
+    x = np.random.default_rng(3).normal(size=(2, 5, 4)).astype("float32")
+    v = {n: getattr(layer, n).numpy() for n in ("kernel", "recurrent_kernel", "bias", "input_neurons", "hidden_neurons",
+                                                   "gate_preactivations")}
+    v["gate_preactivations"][[0, 5]] = 0
+    v["hidden_neurons"][1] = 0
+    zeros = np.zeros((2, 3), "float32")
+    expected, _, _ = numpy_lstm(x, v["kernel"], v["recurrent_kernel"], v["bias"], v["input_neurons"], v["hidden_neurons"],
+                                v["gate_preactivations"], zeros, zeros)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), expected, atol=1e-5)
+    report = structure_report(layer)
+    assert report["hidden_neurons"] == 2 and report["gates"] == {"input_gate": 2, "forget_gate": 2, "cell_update": 3,
+                                                                 "output_gate": 3}
+    samples = [keras.ops.convert_to_numpy(layer(x, training=True)) for _ in range(2)]
+    assert not np.allclose(samples[0], samples[1])  # training samples the weights
+
+
+def test_the_kl_term_removes_what_the_data_does_not_need():
+    """Inputs 0-1 predict the target, inputs 2-5 are noise: training keeps the first and drops the others."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 6, 6)).astype("float32")
+    y = (x[:, :, :1] - x[:, :, 1:2]).astype("float32")
+    inputs = keras.Input((6, 6))
+    lstm = BayesianLSTM(4, init_log_sigma2=-6.0, seed=0, name="bayes")
+    outputs = keras.layers.Dense(1, name="out")(lstm(inputs))
+    plain = keras.Model(inputs, outputs)
+    penalty = SparsityPenalty([LogUniformKL(lstm.kl_pairs(), 1.0 / 256)])
+    model = common.SparseModel(inputs=plain.inputs, outputs=plain.outputs, penalty=penalty)
+    model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse")
+    before = penalty()
+    model.fit(x, y, epochs=60, batch_size=32, verbose=0)
+    assert float(keras.ops.convert_to_numpy(penalty())) < float(keras.ops.convert_to_numpy(before))
+    la = keras.ops.convert_to_numpy(log_alpha(lstm.input_neurons, lstm.input_neurons_log_sigma2))
+    assert (la[:2] < 3).all(), la  # the useful inputs stay
+    assert (la[2:] > 3).sum() >= 3, la  # most noise inputs are removed
+    report = structure_report(lstm)
+    assert report["weights"] < report["weights_total"] and report["input_neurons"] <= 3
