@@ -28,10 +28,15 @@ def erdos_renyi_masks(model, paths, epsilon: float, seed: int = 0) -> dict[str, 
     """Zero every weight of `paths` outside a fresh Erdos-Renyi mask and freeze the zeros; returns the densities."""
     if epsilon <= 0:
         raise ValueError(f"SET epsilon must be > 0, got {epsilon}")
+    return random_masks(model, paths, lambda shape: erdos_renyi_density(shape, epsilon), seed)
+
+
+def random_masks(model, paths, density_of, seed: int = 0) -> dict[str, float]:
+    """Keep each weight of `paths` with probability density_of(shape), zero the rest, freeze the zeros."""
     rng = np.random.default_rng(seed)
     densities = {}
     for path, v in find_variables(model, paths).items():
-        density = erdos_renyi_density(v.shape, epsilon)
+        density = density_of(v.shape)
         w = v.numpy()
         live = rng.random(w.shape) < density
         v.assign(np.where(live, w, 0).astype(w.dtype))

@@ -58,7 +58,7 @@ class LanguageModelTask:
     attach_thresholds: Callable  # (model, config) -> None: zero threshold / freezing, when on
     architecture: Callable  # config -> a readable description; equal descriptions = loadable weights
     compact_config: Callable  # (config, live widths per group) -> config of the extracted dense model
-    epoch_callbacks: Callable = lambda model, config, seed: []  # method-specific callbacks (SET)
+    epoch_callbacks: Callable = lambda model, config, seed, x, y: []  # method-specific (SET, grow-and-prune)
     structure: Callable = lambda model, config: {}  # method-specific structure report for results.json
 
     def evaluator(self, config, vocab_size: int, batch_size: int, num_steps: int) -> PerplexityEvaluator:
@@ -128,7 +128,7 @@ def nonzero_weights(model) -> int:
     return int(sum(np.count_nonzero(v.numpy()) for v in model.trainable_weights))
 
 
-def _callbacks(task, model, groups, config, save_path, evaluate_valid, tokens, state_fn, resuming, seed):
+def _callbacks(task, model, groups, config, save_path, evaluate_valid, train_xy, state_fn, resuming, seed):
     def epoch_metrics(m):
         # "val_" prefix: Keras' CSVLogger then adds no empty val_* columns of its own
         return {"val_ppl": evaluate_valid(m), "penalty": m.penalty_value()}
@@ -141,14 +141,14 @@ def _callbacks(task, model, groups, config, save_path, evaluate_valid, tokens, s
     callbacks = [
         loop.ResetStatesEachEpoch(),
         loop.LearningRatePerEpoch(config.learning_rate_at),
-        loop.WordsPerSecond(tokens),
+        loop.WordsPerSecond(train_xy[0].size),
         TrainPerplexity(),
         loop.StopOnNonFiniteLoss(("loss", "xent", "train_ppl")),  # ppl overflows first: mean CE > 709 nats
         loop.EvaluateEachEpoch(epoch_metrics),
         SparsityLogger(groups, csv_path=os.path.join(save_path, "sparsity.csv")),
         loop.EpochLog(fields, config.max_max_epoch),
         keras.callbacks.CSVLogger(os.path.join(save_path, "log.csv"), append=resuming),
-        *task.epoch_callbacks(model, config, seed),  # e.g. SET's prune-and-regrow between epochs
+        *task.epoch_callbacks(model, config, seed, *train_xy),  # e.g. SET's prune-and-regrow between epochs
     ]
     try:
         import tensorflow  # noqa: F401  (TensorBoard's writer needs it; absent on the JAX GPU image)
@@ -212,7 +212,7 @@ def train(task: LanguageModelTask, config, data_path: str, save_path: str, resto
     start = time.perf_counter()
     state_fn = lambda epoch, logs: {"wall_s": wall_before + time.perf_counter() - start}  # noqa: E731
     callbacks = _callbacks(task, model, groups, config, save_path, lambda m: valid_eval.perplexity(m, data["valid"]),
-                           x.size, state_fn, bool(resumed), 0 if seed is None else seed)
+                           (x, y), state_fn, bool(resumed), 0 if seed is None else seed)
     logging.info("Training %s: %s, %d windows of %d x %d per epoch, %d epochs", model_name or task.name,
                  task.architecture(config), len(x) // config.batch_size, config.batch_size, config.num_steps,
                  config.max_max_epoch)

@@ -16,6 +16,7 @@ import common
 import common.bayes
 import common.evolution
 import common.experiment
+import common.hlstm
 from common import layers as iss_layers
 from common.experiment import LanguageModelTask
 from common.lm import sequence_cross_entropy  # noqa: F401  (the PTB training loss)
@@ -34,6 +35,10 @@ def build_language_model(config: PTBConfig, vocab_size: int, batch_size: int, nu
     if rate > 0:
         x = keras.layers.Dropout(rate, seed=seed, name="embedding_dropout")(x)
     for i, units in enumerate(config.lstm_sizes):
+        if config.gate_hidden:  # H-LSTM, trained by grow-and-prune
+            x = common.hlstm.HLSTM(units, config.gate_hidden, stateful=stateful, kernel_initializer=init,
+                                   name=f"lstm_{i}")(x)
+            continue
         if config.kl_weight:  # structured Bayesian sparsification: weights, neurons and gates
             x = common.bayes.BayesianLSTM(units, stateful=stateful, kernel_initializer=init,
                                           seed=None if seed is None else seed + 100 + i, name=f"lstm_{i}")(x)
@@ -49,8 +54,8 @@ def build_language_model(config: PTBConfig, vocab_size: int, batch_size: int, nu
 
 
 def iss_groups(model, config: PTBConfig):
-    """ISS groups of the LSTMs, each scaled by its layer's structure_decay_multi (none for Bayesian LSTMs)."""
-    if config.kl_weight:
+    """ISS groups of the LSTMs, each scaled by its layer's structure_decay_multi (none for Bayesian LSTMs, H-LSTMs)."""
+    if config.kl_weight or config.gate_hidden:
         return []
     groups = common.derive_iss_groups(model)
     multis = config.group_lasso_multipliers or (1.0,) * len(groups)
@@ -79,8 +84,10 @@ def uses_sparsity(config: PTBConfig) -> bool:
     return bool(config.group_lasso or config.weight_decay or config.row_col_lasso or config.freeze_mode)
 
 
-def set_variables(model) -> list[str]:
-    """The matrices SET-LSTM masks: the embedding and every LSTM kernel (the softmax stays dense)."""
+def masked_variables(model, config: PTBConfig) -> list[str]:
+    """SET-LSTM masks the embedding and every LSTM kernel; grow-and-prune the H-LSTMs' two gate layers."""
+    if config.gate_hidden:
+        return [v.path for v in model.trainable_weights if v.path.endswith(("hidden_kernel", "gate_kernel"))]
     return [v.path for v in model.trainable_weights
             if v.path == "embedding/embeddings" or v.path.endswith("lstm_cell/kernel")
             or v.path.endswith("lstm_cell/recurrent_kernel")]
@@ -105,10 +112,13 @@ def attach_thresholds(model, config: PTBConfig) -> None:
     SET: a model without zeros in its masked matrices (a fresh or restored dense one) gets new
     Erdos-Renyi masks; one with zeros (a resumed SET run) keeps them as its masks.
     """
-    if config.set_epsilon:
-        paths = set_variables(model)
+    if config.set_epsilon or config.gate_hidden:
+        paths = masked_variables(model, config)
         if all(np.count_nonzero(v.numpy()) == v.numpy().size for v in model.trainable_weights if v.path in paths):
-            common.evolution.erdos_renyi_masks(model, paths, config.set_epsilon, seed=0)
+            if config.set_epsilon:
+                common.evolution.erdos_renyi_masks(model, paths, config.set_epsilon, seed=0)
+            else:
+                common.evolution.random_masks(model, paths, lambda shape: config.seed_density, seed=0)
         else:
             common.attach_zero_threshold(model, 0.0, paths, freeze_zeros=True)
     if uses_sparsity(config):
@@ -118,8 +128,9 @@ def attach_thresholds(model, config: PTBConfig) -> None:
 
 def compact_config(config: PTBConfig, widths) -> PTBConfig:
     """The dense model extracted from a sparse run: the live widths, no sparsity terms."""
-    if config.kl_weight:
-        raise common.experiment.RestoreError("extracting a compact model from a Bayesian run is not implemented yet")
+    if config.kl_weight or config.gate_hidden:
+        raise common.experiment.RestoreError("extracting a compact model from a Bayesian or H-LSTM run is not "
+                                             "implemented yet (their masks are unstructured or not ISS groups)")
     return dataclasses.replace(config, hidden_sizes=tuple(widths), group_lasso=0.0, weight_decay=0.0, row_col_lasso=0.0,
                                group_lasso_multipliers=(), row_col_multipliers=(), freeze_mode="")
 
@@ -130,10 +141,17 @@ def structure(model, config: PTBConfig) -> dict:
             if isinstance(layer, common.bayes.BayesianLSTM)}
 
 
-def epoch_callbacks(model, config: PTBConfig, seed: int):
-    if not config.set_epsilon:
-        return []
-    return [common.evolution.SparseEvolution(set_variables(model), config.set_zeta, config.init_scale, seed)]
+def epoch_callbacks(model, config: PTBConfig, seed: int, x, y):
+    if config.set_epsilon:
+        return [common.evolution.SparseEvolution(masked_variables(model, config), config.set_zeta, config.init_scale,
+                                                 seed)]
+    if config.gate_hidden:  # growth gradients measured on the first 4 training windows
+        b = config.batch_size
+        batches = [(x[i * b : (i + 1) * b], y[i * b : (i + 1) * b]) for i in range(min(4, len(x) // b))]
+        return [common.hlstm.GrowAndPrune(masked_variables(model, config), batches, config.grow_epochs,
+                                          config.grow_fraction, config.prune_epochs, config.target_density,
+                                          config.learning_rate)]
+    return []
 
 
 TASK = LanguageModelTask(

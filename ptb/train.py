@@ -22,10 +22,14 @@ flags.DEFINE_integer("hidden_size2", None, "Width of the second LSTM (direct des
 flags.DEFINE_integer("max_max_epoch", None, "Number of epochs (default: the preset's).", lower_bound=1)
 flags.DEFINE_enum("optimizer", "gd", ["gd", "adam"], "Plain SGD (the reference) or Adam.")
 flags.DEFINE_enum("freeze_mode", "", ["", "element"], "'element': zero weights stay zero (fine-tuning).")
-flags.DEFINE_enum("method", "", ["", "iss", "l1", "set", "bayes_structured"],
+flags.DEFINE_enum("method", "", ["", "iss", "l1", "set", "bayes_structured", "grow_prune"],
                   "Sparsity method: iss (group Lasso of the config file), l1 (its weight_decay), set (Sparse "
                   "Evolutionary Training), bayes_structured (sparse variational dropout on weights, neurons and "
-                  "gates); empty: whatever the config file sets (none: dense).")
+                  "gates), grow_prune (H-LSTM, gradient growth then magnitude pruning); empty: whatever the config "
+                  "file sets (none: dense).")
+flags.DEFINE_integer("gate_hidden", 16, "grow_prune: hidden width of each H-LSTM gate's MLP.", lower_bound=1)
+flags.DEFINE_float("target_density", 0.2, "grow_prune: final density of the H-LSTM gate layers.",
+                   lower_bound=0.0, upper_bound=1.0)
 flags.DEFINE_float("kl_weight", None, "bayes_structured: KL weight per training sequence (default: 1 / the number of "
                    "PTB training sequences, num_steps / 929,589: the ELBO).", lower_bound=0.0)
 flags.DEFINE_float("set_epsilon", 20.0, "SET: Erdos-Renyi parameter; density = epsilon (rows + cols) / (rows cols).",
@@ -58,6 +62,10 @@ def resolve_config():
         if config.group_lasso or config.weight_decay or config.row_col_lasso:
             raise ConfigError("--method=bayes_structured has its own KL term; drop the group Lasso / L1 of the config file")
         changes["kl_weight"] = FLAGS.kl_weight if FLAGS.kl_weight is not None else config.num_steps / PTB_TRAIN_TOKENS
+    elif FLAGS.method == "grow_prune":
+        if config.group_lasso or config.weight_decay or config.row_col_lasso:
+            raise ConfigError("--method=grow_prune trains without penalties; drop the group Lasso / L1 of the config file")
+        changes.update(gate_hidden=FLAGS.gate_hidden, target_density=FLAGS.target_density)
     elif FLAGS.method == "iss" and not config.group_lasso:
         raise ConfigError("--method=iss needs a group Lasso strength: a --config_file with grouplasso.global_decay")
     elif FLAGS.method == "l1" and not config.weight_decay:

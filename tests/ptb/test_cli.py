@@ -141,3 +141,18 @@ def test_bayes_structured_run_reports_what_survives(tmp_path, tiny_corpus):
     assert results["test_ppl"] < 13  # uniform over the 13 types: it learns something in one epoch
     proc = run("ptb.extract", f"--restore_path={save}", f"--output={tmp_path / 'x'}", check=False)
     assert proc.returncode == 1 and "not implemented yet" in proc.stderr
+
+
+def test_grow_prune_run_grows_then_prunes_to_the_target_density(tmp_path, tiny_corpus):
+    save = tmp_path / "gp"
+    run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={save}", "--method=grow_prune",
+        "--gate_hidden=4", "--target_density=0.25", "--max_max_epoch=5", "--verbose=0")
+    rows = (save / "sparsity.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    column = header.index("sparsity/lstm_0/hidden_kernel")
+    sparsity = [float(r.split(",")[column]) for r in rows[1:]]
+    assert sparsity[0] == pytest.approx(0.5, abs=0.1)  # the random seed masks
+    assert sparsity[1] < sparsity[0]  # grown before epoch 2
+    assert sparsity[4] >= 0.75 - 1e-9 and sparsity[4] > sparsity[3] > sparsity[2]  # pruned to the target
+    results = json.loads((save / "results.json").read_text())
+    assert results["nonzero_weights"] < results["weights"]
