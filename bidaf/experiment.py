@@ -144,9 +144,9 @@ def train(config: BiDAFConfig, data_dir: str, save_path: str, restore_path: str 
             raise RestoreError(f"{save_path} holds a run with a different config; resume with the same flags, "
                                "or choose another --save_path")
         state = load_weights_into(model, save_path)
+        loop.restore_loop_state(model, save_path)  # optimizer accumulators, the weight average, dropout RNG
         initial_epoch, wall_before = state["epoch"], state.get("wall_s", 0.0)
-        logging.info("Resuming from %s after epoch %d (optimizer accumulators and the weight average restart)",
-                     save_path, initial_epoch)
+        logging.info("Resuming from %s after epoch %d", save_path, initial_epoch)
     elif restore_path:
         restored, _ = read_run_config(TASK, restore_path)
         if restored.directions != config.directions:

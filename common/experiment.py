@@ -192,6 +192,7 @@ def train(task: LanguageModelTask, config, data_path: str, save_path: str, resto
     if resumed:
         _check_resumable(task, config, save_path, vocab_size)
         state = load_weights_into(model, save_path)
+        loop.restore_loop_state(model, save_path)
         initial_epoch, wall_before = state["epoch"], state.get("wall_s", 0.0)
         logging.info("Resuming from %s after epoch %d", save_path, initial_epoch)
     elif restore_path:

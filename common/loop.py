@@ -1,7 +1,8 @@
 """Training-loop pieces shared by the tasks: epoch-level Keras callbacks and checkpoints.
 
 Everything here runs once per epoch (per-batch Python callbacks force a device sync on JAX).
-Checkpoints are written to a temporary name and renamed, so a run killed mid-write keeps the
+A checkpoint (weights, optimizer and RNG state, epoch) is written to a fresh folder and then
+committed by renaming a pointer file over the old one, so a run killed mid-write keeps the
 previous complete checkpoint; `latest_checkpoint` finds it to resume.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import time
 
 import keras
@@ -19,6 +21,8 @@ from absl import logging
 CHECKPOINT_DIR = "checkpoint"
 WEIGHTS_FILE = "weights.weights.h5"
 STATE_FILE = "state.json"
+LOOP_STATE_FILE = "loop_state.npz"  # optimizer variables and random-generator states
+LATEST_FILE = "latest.json"  # names the committed checkpoint folder
 
 
 def reset_rnn_states(model) -> None:
@@ -120,23 +124,80 @@ def write_json(data, path: str) -> None:
     os.replace(tmp, path)
 
 
+def _seed_states(model) -> list:
+    """The random generators' state variables, in model order (their names are auto-numbered per process)."""
+    return [v for v in model.non_trainable_variables if v.name == "seed_generator_state"]
+
+
 def save_checkpoint(model, save_path: str, state: dict) -> str:
-    """Weights and loop state of a finished epoch; each file replaced atomically, weights first."""
+    """Weights, optimizer and RNG state, and loop state of a finished epoch, committed at once.
+
+    The files go to a fresh folder checkpoint/<n>/; only then is checkpoint/latest.json (a
+    write-then-rename) pointed at it and the older folders deleted. A kill at any moment leaves
+    latest.json naming a complete checkpoint.
+    """
     folder = os.path.join(save_path, CHECKPOINT_DIR)
     os.makedirs(folder, exist_ok=True)
-    weights = os.path.join(folder, WEIGHTS_FILE)
-    tmp = os.path.join(folder, "incomplete." + WEIGHTS_FILE)
-    model.save_weights(tmp)
-    os.replace(tmp, weights)
-    write_json(state, os.path.join(folder, STATE_FILE))
-    return weights
+    latest = _latest_dir(folder)
+    number = 1 + (int(os.path.basename(latest)) if latest and os.path.basename(latest).isdigit() else 0)
+    target = os.path.join(folder, str(number))
+    shutil.rmtree(target, ignore_errors=True)  # a half-written folder of a killed run
+    os.makedirs(target)
+    model.save_weights(os.path.join(target, WEIGHTS_FILE))
+    arrays = {f"seed:{i}": v.numpy() for i, v in enumerate(_seed_states(model))}
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and optimizer.built:
+        arrays.update({f"optimizer:{i}": v.numpy() for i, v in enumerate(optimizer.variables)})
+    with open(os.path.join(target, LOOP_STATE_FILE), "wb") as f:
+        np.savez(f, **arrays)
+    write_json(state, os.path.join(target, STATE_FILE))
+    write_json({"checkpoint": str(number)}, os.path.join(folder, LATEST_FILE))  # the commit
+    for name in os.listdir(folder):
+        if name.isdigit() and name != str(number):
+            shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
+    return os.path.join(target, WEIGHTS_FILE)
+
+
+def _latest_dir(folder: str) -> str | None:
+    """The committed checkpoint folder (or, for runs saved before latest.json, the folder itself)."""
+    pointer = os.path.join(folder, LATEST_FILE)
+    if os.path.isfile(pointer):
+        with open(pointer, encoding="utf-8") as f:
+            return os.path.join(folder, json.load(f)["checkpoint"])
+    if os.path.isfile(os.path.join(folder, STATE_FILE)):
+        return folder
+    return None
+
+
+def restore_loop_state(model, save_path: str) -> bool:
+    """Put back the optimizer variables and RNG states of save_path's checkpoint; False if it has none."""
+    latest = _latest_dir(os.path.join(save_path, CHECKPOINT_DIR))
+    path = os.path.join(latest or "", LOOP_STATE_FILE)
+    if latest is None or not os.path.isfile(path):
+        return False
+    with np.load(path) as arrays:
+        seeds = _seed_states(model)
+        if sum(k.startswith("seed:") for k in arrays.files) == len(seeds):
+            for i, v in enumerate(seeds):
+                v.assign(arrays[f"seed:{i}"])
+        saved = sorted((k for k in arrays.files if k.startswith("optimizer:")), key=lambda k: int(k.split(":")[1]))
+        if saved and getattr(model, "optimizer", None) is not None:
+            if not model.optimizer.built:
+                model.optimizer.build(model.trainable_variables)
+            variables = model.optimizer.variables
+            if len(variables) != len(saved):
+                raise ValueError(f"{path} holds {len(saved)} optimizer variables, this optimizer has {len(variables)}")
+            for v, k in zip(variables, saved):
+                v.assign(arrays[k])
+    return True
 
 
 def latest_checkpoint(save_path: str):
     """(state dict, weights path) of the last complete checkpoint in save_path, or None."""
-    folder = os.path.join(save_path or "", CHECKPOINT_DIR)
-    state_path = os.path.join(folder, STATE_FILE)
-    weights = os.path.join(folder, WEIGHTS_FILE)
+    latest = _latest_dir(os.path.join(save_path or "", CHECKPOINT_DIR))
+    if latest is None:
+        return None
+    state_path, weights = os.path.join(latest, STATE_FILE), os.path.join(latest, WEIGHTS_FILE)
     if not (os.path.isfile(state_path) and os.path.isfile(weights)):
         return None
     with open(state_path, encoding="utf-8") as f:

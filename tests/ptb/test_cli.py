@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from common.loop import latest_checkpoint
+
 from tests.helpers import RESULT_KEYS, run, write_corpus
 
 
@@ -16,7 +18,7 @@ def test_one_epoch_test_model_writes_results(tmp_path, tiny_corpus):
     assert results["epochs"] == 1 and results["hidden_sizes"] == [16, 16]
     assert 1 < results["test_ppl"] < 6  # 12 word types + <eos> from a small grammar: uniform would be 13
     log = (save / "log.csv").read_text()
-    assert log.count("\n") == 2 and (save / "checkpoint" / "state.json").exists()
+    assert log.count("\n") == 2 and (save / "checkpoint" / "latest.json").exists()
     assert "val_ppl" in log.splitlines()[0] and ",NA" not in log
     assert len(list((save / "tensorboard").rglob("*"))) > 0
 
@@ -33,10 +35,10 @@ def test_stopped_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path, tiny_c
     assert abs(a["test_ppl"] - b["test_ppl"]) < 1e-3 and abs(a["valid_ppl"] - b["valid_ppl"]) < 1e-3
     assert (tmp_path / "stopped" / "log.csv").read_text().count("\n") == 3  # header + 2 epochs
     # resuming with another config is refused, and nothing in the save_path is touched
-    before = (tmp_path / "stopped" / "checkpoint" / "state.json").read_text()
+    before = (tmp_path / "stopped" / "checkpoint" / "latest.json").read_text()
     proc = run("ptb.train", *args, f"--save_path={tmp_path / 'stopped'}", "--max_max_epoch=2", "--optimizer=adam", check=False)
     assert proc.returncode == 1 and "different config" in proc.stderr
-    assert (tmp_path / "stopped" / "checkpoint" / "state.json").read_text() == before
+    assert (tmp_path / "stopped" / "checkpoint" / "latest.json").read_text() == before
 
 
 def test_iss_run_extracts_a_compact_model_with_the_same_perplexity(tmp_path, tiny_corpus):
@@ -96,14 +98,15 @@ def test_restore_from_a_different_architecture_is_refused(tmp_path, tiny_corpus)
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path, tiny_corpus):
     save = tmp_path / "run"
     run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={save}", "--max_max_epoch=1", "--verbose=0")
-    good = (save / "checkpoint" / "weights.weights.h5").read_bytes()
+    good = latest_checkpoint(str(save))[1]
+    good = open(good, "rb").read()
     bad = tmp_path / "explode.json"
     bad.write_text('{"learning_rate": 1e30}')
     proc = run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={tmp_path / 'run2'}",
                f"--restore_path={save}", f"--config_file={bad}", "--max_max_epoch=1", "--verbose=0", check=False)
     assert proc.returncode == 1 and "diverged" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "run2" / "checkpoint").exists()  # the NaN epoch was not saved
-    assert (save / "checkpoint" / "weights.weights.h5").read_bytes() == good
+    assert open(latest_checkpoint(str(save))[1], "rb").read() == good
 
 
 def test_set_run_keeps_its_sparsity_and_resumes_like_an_uninterrupted_one(tmp_path, tiny_corpus):
@@ -156,3 +159,16 @@ def test_grow_prune_run_grows_then_prunes_to_the_target_density(tmp_path, tiny_c
     assert sparsity[4] >= 0.75 - 1e-9 and sparsity[4] > sparsity[3] > sparsity[2]  # pruned to the target
     results = json.loads((save / "results.json").read_text())
     assert results["nonzero_weights"] < results["weights"]
+
+
+def test_resume_restores_optimizer_and_dropout_state(tmp_path, tiny_corpus):
+    """With Adam (optimizer state) and dropout (RNG state), 1 + 1 epochs still equal 2 straight epochs."""
+    config = tmp_path / "dropout.json"
+    config.write_text('{"learning_rate": 0.01, "dropout_keep_prob": 0.5}')
+    args = ["--model=test", f"--data_path={tiny_corpus}", "--verbose=0", "--optimizer=adam", f"--config_file={config}"]
+    run("ptb.train", *args, f"--save_path={tmp_path / 'straight'}", "--max_max_epoch=2")
+    run("ptb.train", *args, f"--save_path={tmp_path / 'stopped'}", "--max_max_epoch=1")
+    run("ptb.train", *args, f"--save_path={tmp_path / 'stopped'}", "--max_max_epoch=2")
+    a = json.loads((tmp_path / "straight" / "results.json").read_text())
+    b = json.loads((tmp_path / "stopped" / "results.json").read_text())
+    assert abs(a["test_ppl"] - b["test_ppl"]) < 1e-3 and abs(a["valid_ppl"] - b["valid_ppl"]) < 1e-3

@@ -1,0 +1,46 @@
+"""Checkpoints: committed at once (a kill mid-write keeps the last complete one), optimizer and RNG state restored."""
+
+import json
+import os
+
+import keras
+import numpy as np
+
+from common import loop
+
+
+def _model(seed=0):
+    x = keras.Input((4,))
+    model = keras.Model(x, keras.layers.Dense(2, name="d")(keras.layers.Dropout(0.5, seed=seed, name="drop")(x)))
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    return model
+
+
+def test_a_half_written_checkpoint_is_ignored_and_cleaned_up(tmp_path):
+    model = _model()
+    loop.save_checkpoint(model, str(tmp_path), {"epoch": 1})
+    # a run killed while writing its next checkpoint: files of folder 2 exist, latest.json still says 1
+    half = tmp_path / "checkpoint" / "2"
+    half.mkdir()
+    (half / loop.WEIGHTS_FILE).write_bytes(b"truncated")
+    state, weights = loop.latest_checkpoint(str(tmp_path))
+    assert state == {"epoch": 1} and weights.endswith(os.path.join("1", loop.WEIGHTS_FILE))
+    model.load_weights(weights)  # the committed one is complete
+    loop.save_checkpoint(model, str(tmp_path), {"epoch": 2})
+    assert json.loads((tmp_path / "checkpoint" / "latest.json").read_text()) == {"checkpoint": "2"}
+    assert sorted(os.listdir(tmp_path / "checkpoint")) == ["2", "latest.json"]
+    assert loop.latest_checkpoint(str(tmp_path))[0] == {"epoch": 2}
+
+
+def test_optimizer_and_dropout_rng_state_come_back(tmp_path):
+    x, y = np.random.normal(size=(16, 4)).astype("float32"), np.random.normal(size=(16, 2)).astype("float32")
+    model = _model()
+    model.fit(x, y, epochs=2, batch_size=4, verbose=0)
+    loop.save_checkpoint(model, str(tmp_path), {"epoch": 2})
+    expected_next = model.train_on_batch(x[:4], y[:4])  # what the run would have done next
+
+    fresh = _model()
+    fresh.load_weights(loop.latest_checkpoint(str(tmp_path))[1])
+    assert loop.restore_loop_state(fresh, str(tmp_path))
+    assert int(fresh.optimizer.iterations.numpy()) == 8
+    np.testing.assert_allclose(fresh.train_on_batch(x[:4], y[:4]), expected_next, rtol=1e-6)
