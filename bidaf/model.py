@@ -32,6 +32,10 @@ NEG = -1e30
 class AttentionFlow(keras.layers.Layer):
     """G = [H; U~; H*U~; H*h~] from H [B, Lc, d], U [B, Lq, d] and their masks; output [B, Lc, 4d]."""
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True  # G has the context's positions: Keras passes H's mask on
+
     def build(self, h_shape, u_shape=None, h_mask_shape=None, u_mask_shape=None):
         d = int(h_shape[-1])
         # [d, 1] matrices (not vectors) so that their rows can be in ISS groups
