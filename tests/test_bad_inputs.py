@@ -1,0 +1,105 @@
+"""Bad input across every entrypoint: one clear error line, a non-zero exit, nothing in --save_path lost.
+
+Each case runs the program as a user would. The save_path of every training case already holds
+a finished run's files; the failed run must leave each of them byte-for-byte as it was.
+"""
+
+import json
+import os
+
+import pytest
+
+from tests.bidaf.corpus import write_glove, write_squad
+from tests.helpers import run, write_corpus
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bad")
+    data = write_corpus(root / "ptb")
+    (root / "empty").mkdir()
+    for split in ("train", "valid", "test"):
+        (root / "empty" / f"ptb.{split}.txt").write_text("" if split == "train" else "a b\n")
+    (root / "latin1").mkdir()
+    for split in ("train", "valid", "test"):
+        (root / "latin1" / f"ptb.{split}.txt").write_bytes("caf\xe9 au lait\n".encode("latin-1"))
+    (root / "malformed.json").write_text("{oops")
+    (root / "list.json").write_text("[1, 2]")
+    squad = write_squad(root / "squad", paragraphs=(6, 2))
+    (root / "bad_squad").mkdir()
+    (root / "bad_squad" / "train-v1.1.json").write_text('{"data": [{"paragraphs": [{"context": "abc", "qas": 3}]}]}')
+    glove = write_glove(root / "glove.txt")
+    (root / "glove_ragged.txt").write_text("the 0.1 0.2\nof 0.3\n")
+    (root / "preds.json").write_text('{"q1": 3}')
+    # a finished ptb run, to restore from and to protect
+    run("ptb.train", "--model=test", f"--data_path={data}", f"--save_path={root / 'ptb_run'}", "--max_max_epoch=1",
+        "--verbose=0")
+    return root
+
+
+def _snapshot(folder):
+    found = {}
+    for dirpath, _, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            with open(path, "rb") as f:
+                found[os.path.relpath(path, folder)] = f.read()
+    return found
+
+
+CASES = [
+    # (program, arguments (with {root} filled in), expected words in the error)
+    ("ptb.train", ["--data_path={root}/missing"], "data directory not found"),
+    ("ptb.train", ["--data_path={root}/empty"], "PTB file is empty"),
+    ("ptb.train", ["--data_path={root}/latin1"], "is not UTF-8 text"),
+    ("ptb.train", ["--data_path={root}/ptb", "--config_file={root}/malformed.json"], "malformed JSON"),
+    ("ptb.train", ["--data_path={root}/ptb", "--config_file={root}/list.json"], "expected a JSON object"),
+    ("ptb.train", ["--data_path={root}/ptb", "--no_such_flag=1"], "no_such_flag"),
+    ("ptb.train", ["--data_path={root}/ptb", "--hidden_size1=0"], "hidden_size1"),
+    ("ptb.train", ["--data_path={root}/ptb", "--hidden_size1=5"], "holds a run with a different config"),
+    ("rhns.train", ["--data_path={root}/missing"], "data directory not found"),
+    ("rhns.train", ["--data_path={root}/ptb", "--config_file={root}/malformed.json"], "malformed JSON"),
+    ("rhns.train", ["--data_path={root}/ptb", "--depth=0"], "depth"),
+    ("rhns.train", ["--data_path={root}/ptb", "--restore_path={root}/ptb_run"], "holds a ptb run, not a rhn run"),
+    ("bidaf.train", ["--data_dir={root}/missing"], "run python -m bidaf.prepro first"),
+    ("bidaf.train", ["--data_dir={root}/missing", "--config_file={root}/malformed.json"], "malformed JSON"),
+    ("bidaf.train", ["--data_dir={root}/missing", "--batch_size=0"], "batch_size"),
+    ("bidaf.prepro", ["--source_dir={root}/bad_squad", "--glove_path={root}/glove.txt", "--target_dir={root}/out"],
+     "qas"),
+    ("bidaf.prepro", ["--source_dir={root}/squad", "--glove_path={root}/missing.txt", "--target_dir={root}/out"],
+     "GloVe file not found"),
+    ("bidaf.prepro", ["--source_dir={root}/squad", "--glove_path={root}/glove_ragged.txt", "--target_dir={root}/out"],
+     "another dimension"),
+    ("ptb.evaluate", ["--restore_path={root}/missing", "--data_path={root}/ptb"], "no config.json"),
+    ("rhns.evaluate", ["--restore_path={root}/ptb_run", "--data_path={root}/ptb"], "holds a ptb run"),
+    ("ptb.extract", ["--restore_path={root}/ptb", "--output={root}/out"], "no config.json"),
+    ("bidaf.evaluate", ["--restore_path={root}/missing"], "no config.json"),
+    ("bidaf.evaluate_squad", ["{root}/squad/dev-v1.1.json", "{root}/preds.json"], "expected a JSON object"),
+    ("bidaf.evaluate_squad", ["{root}/squad/dev-v1.1.json", "{root}/malformed.json"], "malformed JSON"),
+]
+
+
+@pytest.mark.parametrize("program, args, message", CASES, ids=[f"{p}:{m}" for p, _, m in CASES])
+def test_bad_input_gives_one_clear_line_and_loses_nothing(world, program, args, message):
+    args = [a.format(root=world) for a in args]
+    protected = world / "ptb_run"
+    before = _snapshot(protected)
+    if program.endswith(".train"):  # a failed run into a folder holding a finished run
+        args = ["--model=test", f"--save_path={protected}", *args]
+    proc = run(program, *args, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stderr, proc.stderr[-1500:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert _snapshot(protected) == before
+
+
+def test_same_seed_same_backend_gives_identical_results(tmp_path, tiny_corpus):
+    for program, preset in (("ptb.train", "test"), ("rhns.train", "test")):
+        results = []
+        for name in ("a", "b"):
+            save = tmp_path / f"{program}-{name}"
+            run(program, f"--model={preset}", f"--data_path={tiny_corpus}", f"--save_path={save}", "--max_max_epoch=2",
+                "--seed=3", "--verbose=0")
+            results.append(json.loads((save / "results.json").read_text()))
+        for key in ("valid_ppl", "test_ppl", "hidden_sizes", "nonzero_weights"):
+            assert results[0][key] == results[1][key], (program, key)
