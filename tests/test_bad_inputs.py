@@ -25,10 +25,10 @@ def world(tmp_path_factory):
         (root / "latin1" / f"ptb.{split}.txt").write_bytes("caf\xe9 au lait\n".encode("latin-1"))
     (root / "malformed.json").write_text("{oops")
     (root / "list.json").write_text("[1, 2]")
-    squad = write_squad(root / "squad", paragraphs=(6, 2))
+    write_squad(root / "squad", paragraphs=(6, 2))
     (root / "bad_squad").mkdir()
     (root / "bad_squad" / "train-v1.1.json").write_text('{"data": [{"paragraphs": [{"context": "abc", "qas": 3}]}]}')
-    glove = write_glove(root / "glove.txt")
+    write_glove(root / "glove.txt")
     (root / "glove_ragged.txt").write_text("the 0.1 0.2\nof 0.3\n")
     (root / "preds.json").write_text('{"q1": 3}')
     # a finished ptb run, to restore from and to protect
