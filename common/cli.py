@@ -116,12 +116,14 @@ def train_main(program: str, task, resolve_config, default_save_path: str):
     flags.DEFINE_integer("seed", 0, "Random seed (initialization, dropout).")
     flags.DEFINE_bool("display_weights", False, "Write weights.png, the sparsity pattern of each matrix.")
     flags.DEFINE_integer("verbose", 1, "Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch.")
+    flags.DEFINE_bool("distribute", False, "Data-parallel training over every local device (JAX backend: "
+                      "keras.distribution.DataParallel; the batch is split across the devices).")
 
     @exit_on_user_error(program)
     def main(argv):
         del argv
         experiment.train(task, resolve_config(), FLAGS.data_path, FLAGS.save_path, FLAGS.restore_path,
                          seed=FLAGS.seed, display_weights=FLAGS.display_weights, verbose=FLAGS.verbose,
-                         command=" ".join(sys.argv), model_name=FLAGS.model)
+                         command=" ".join(sys.argv), model_name=FLAGS.model, distribute=FLAGS.distribute)
 
     return main

@@ -25,6 +25,7 @@ import numpy as np
 from absl import logging
 
 from common import loop
+from common.errors import ConfigError
 from common.extraction import assign_by_path, compact_weights, count_weights, kept_components
 from common.lm import PerplexityEvaluator, TrainPerplexity, batch_windows, sequence_cross_entropy
 from common.metrics import TokenCrossEntropy
@@ -170,15 +171,34 @@ def _check_resumable(task, config, save_path, vocab_size):
         )
 
 
+def data_parallel(batch_size: int):
+    """Set Keras' DataParallel distribution over every local device (JAX backend); returns the device count.
+
+    The compiled step then sees the whole batch, sharded along its first axis: the maths, the
+    carried RNN state included, are those of one device.
+    """
+    if keras.backend.backend() != "jax":
+        raise ConfigError(
+            "--distribute needs the JAX backend (KERAS_BACKEND=jax): TensorFlow's MirroredStrategy gives each "
+            "replica its own slice of the batch, which the carried state of these stateful models cannot follow"
+        )
+    devices = keras.distribution.list_devices()
+    if batch_size % len(devices):
+        raise ConfigError(f"--distribute: batch size {batch_size} does not split over {len(devices)} devices")
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    return len(devices)
+
+
 def train(task: LanguageModelTask, config, data_path: str, save_path: str, restore_path: str | None = None,
           seed: int | None = None, display_weights: bool = False, verbose: int = 2, command: str = "",
-          model_name: str = "") -> dict:
+          model_name: str = "", distribute: bool = False) -> dict:
     """Train (resuming from save_path's checkpoint if there is one) and return results.json.
 
     restore_path: start from another run's final weights (fine-tuning); a checkpoint in
-    save_path takes precedence (resume).
+    save_path takes precedence (resume). distribute: data-parallel over every local device.
     """
     keras.utils.set_random_seed(0 if seed is None else seed)
+    devices = data_parallel(config.batch_size) if distribute else 1
     data, vocab = task.load_data(data_path)
     vocab_size = len(vocab)
     os.makedirs(save_path, exist_ok=True)
@@ -223,13 +243,15 @@ def train(task: LanguageModelTask, config, data_path: str, save_path: str, resto
     wall_s = wall_before + time.perf_counter() - start
 
     valid_ppl = valid_eval.perplexity(model, data["valid"])
+    if distribute:
+        keras.distribution.set_distribution(None)  # batch 1 does not split: the test pass runs on one device
     test_ppl = task.evaluator(config, vocab_size, 1, config.num_steps).perplexity(model, data["test"])
     hidden, weights = compact_summary(model, groups)
     results = {
         "task": task.name, "model": model_name, "backend": keras.backend.backend(), "device": device_description(),
         "epochs": config.max_max_epoch, "valid_ppl": valid_ppl, "test_ppl": test_ppl,
         "hidden_sizes": hidden, "weights": weights, "nonzero_weights": nonzero_weights(model),
-        "wall_s": wall_s, "config": config.to_json(), "command": command,
+        "wall_s": wall_s, "devices": devices, "config": config.to_json(), "command": command,
     }
     report = task.structure(model, config)
     if report:

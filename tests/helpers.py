@@ -13,9 +13,9 @@ RESULT_KEYS = {"task", "model", "backend", "device", "epochs", "valid_ppl", "tes
                "config", "command"}
 
 
-def run(module, *args, check=True):
+def run(module, *args, check=True, env=None):
     """python -m module args, as a user runs it; fails the test with the output tail unless check=False."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT, **(env or {})}
     proc = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     if check and proc.returncode != 0:
         raise AssertionError(f"{module} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
