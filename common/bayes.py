@@ -22,7 +22,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from common.layers import STATE_PREFIX
+from common.layers import ScannedRNN
 
 K1, K2, K3 = 0.63576, 1.87320, 1.48695
 LOG_ALPHA_THRESHOLD = 3.0
@@ -64,7 +64,7 @@ class LogUniformKL:
 
 
 @keras.saving.register_keras_serializable(package="iss_rnns")
-class BayesianLSTM(keras.layers.Layer):
+class BayesianLSTM(ScannedRNN):
     """LSTM layer [B, T, D] -> [B, T, H] with sparse variational dropout on weights, neurons and gates.
 
     Training samples the weights (once per call); inference uses the means with every variable of
@@ -72,16 +72,15 @@ class BayesianLSTM(keras.layers.Layer):
     """
 
     STOCHASTIC = ("kernel", "recurrent_kernel", "input_neurons", "hidden_neurons", "gate_preactivations")
+    state_count = 2  # h, c
 
     def __init__(self, units: int, stateful: bool = False, kernel_initializer="glorot_uniform",
                  init_log_sigma2: float = -10.0, seed: int | None = None, **kwargs):
-        super().__init__(**kwargs)
-        self.units, self.stateful = int(units), stateful
+        super().__init__(units, stateful=stateful, **kwargs)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.init_log_sigma2 = float(init_log_sigma2)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.states = None
 
     def build(self, input_shape):
         d, h = int(input_shape[-1]), self.units
@@ -93,28 +92,11 @@ class BayesianLSTM(keras.layers.Layer):
             setattr(self, name + "_log_sigma2", self.add_weight(
                 shape=shape, initializer=keras.initializers.Constant(self.init_log_sigma2), name=name + "_log_sigma2"))
         self.bias = self.add_weight(shape=(4 * h,), initializer="zeros", name="bias")
-        if self.stateful:
-            if input_shape[0] is None:
-                raise ValueError("a stateful BayesianLSTM needs a fixed batch size (keras.Input(batch_shape=...))")
-            self.states = [self.add_weight(shape=(int(input_shape[0]), h), initializer="zeros", trainable=False,
-                                           name=f"{STATE_PREFIX}_{i}") for i in range(2)]
+        self._build_states(input_shape)
 
     def kl_pairs(self):
         """(mu path, log sigma^2 path) of every stochastic variable, for LogUniformKL."""
         return [(getattr(self, n).path, getattr(self, n + "_log_sigma2").path) for n in self.STOCHASTIC]
-
-    def reset_state(self):
-        for s in self.states or []:
-            s.assign(ops.zeros(s.shape, dtype=s.dtype))
-
-    def save_own_variables(self, store):
-        """The carried state is run-time, not a weight: only the trainable variables are saved."""
-        for i, v in enumerate(self.trainable_weights):
-            store[str(i)] = v.numpy()
-
-    def load_own_variables(self, store):
-        for i, v in enumerate(self.trainable_weights):
-            v.assign(store[str(i)])
 
     def _value(self, name, training):
         mu, ls2 = ops.convert_to_tensor(getattr(self, name)), ops.convert_to_tensor(getattr(self, name + "_log_sigma2"))
@@ -126,34 +108,21 @@ class BayesianLSTM(keras.layers.Layer):
     def call(self, inputs, training=False):
         w = {n: self._value(n, training) for n in self.STOCHASTIC}
         h_units = self.units
-        batch = ops.shape(inputs)[0]
         x_part = ops.einsum("btd,de->bte", inputs * w["input_neurons"], w["kernel"])
-        if self.stateful:
-            h0, c0 = (ops.convert_to_tensor(s) for s in self.states)
-        else:
-            h0 = c0 = ops.zeros((batch, h_units), dtype=inputs.dtype)
 
-        def step(carry, x_t):  # carry = [h | c], also the output (Keras' TF scan wants ys shaped like the carry)
-            h, c = carry[:, :h_units], carry[:, h_units:]
+        def step(states, x_t):
+            h, c = states
             pre = (x_t + ops.matmul(h * w["hidden_neurons"], w["recurrent_kernel"])) * w["gate_preactivations"] + self.bias
             i, f, g, o = (pre[:, k * h_units : (k + 1) * h_units] for k in range(4))
             c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
             h = ops.sigmoid(o) * ops.tanh(c)
-            carry = ops.concatenate([h, c], axis=-1)
-            return carry, carry
+            return [h, c]
 
-        final, outputs = ops.scan(step, ops.concatenate([h0, c0], axis=-1), ops.transpose(x_part, (1, 0, 2)))
-        if self.stateful:
-            self.states[0].assign(final[:, :h_units])
-            self.states[1].assign(final[:, h_units:])
-        return ops.transpose(outputs[:, :, :h_units], (1, 0, 2))
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (self.units,)
+        return self._scan(step, ops.transpose(x_part, (1, 0, 2)), ops.shape(inputs)[0], inputs.dtype)
 
     def get_config(self):
         config = super().get_config()
-        config.update(units=self.units, stateful=self.stateful, init_log_sigma2=self.init_log_sigma2, seed=self.seed,
+        config.update(init_log_sigma2=self.init_log_sigma2, seed=self.seed,
                       kernel_initializer=keras.initializers.serialize(self.kernel_initializer))
         return config
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from common.layers import STATE_PREFIX
+from common.layers import ScannedRNN
 
 
 class _HighwayDepth(keras.layers.Layer):
@@ -49,28 +49,25 @@ class _HighwayDepth(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="iss_rnns")
-class RecurrentHighway(keras.layers.Layer):
+class RecurrentHighway(ScannedRNN):
     """RHN layer over [batch, time, features] -> [batch, time, units] (all time steps).
 
-    stateful=True carries the state from one batch to the next (in a tracked non-trainable
-    variable, so it is carried on JAX as on TensorFlow); `reset_state()` zeroes it.
+    stateful=True carries the state from one batch to the next (`states[0]`; see ScannedRNN).
     """
 
     def __init__(self, units: int, depth: int, state_dropout: float = 0.0, transform_bias: float = -2.0,
                  kernel_initializer="glorot_uniform", stateful: bool = False, seed: int | None = None, **kwargs):
-        super().__init__(**kwargs)
         if units < 1 or depth < 1:
             raise ValueError(f"RecurrentHighway needs units >= 1 and depth >= 1, got units={units}, depth={depth}")
+        super().__init__(units, stateful=stateful, **kwargs)
         if not 0.0 <= state_dropout < 1.0:
             raise ValueError(f"state_dropout must be in [0, 1), got {state_dropout}")
-        self.units, self.depth = int(units), int(depth)
+        self.depth = int(depth)
         self.state_dropout = float(state_dropout)
         self.transform_bias = float(transform_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.stateful = stateful
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self.state = None
 
     def build(self, input_shape):
         input_dim = int(input_shape[-1])
@@ -80,22 +77,7 @@ class RecurrentHighway(keras.layers.Layer):
                                 self.transform_bias, name=f"depth_{level}")
             sub.build()
             self.depths.append(sub)
-        if self.stateful:
-            if input_shape[0] is None:
-                raise ValueError("a stateful RecurrentHighway needs a fixed batch size (keras.Input(batch_shape=...))")
-            self.state = self.add_weight(shape=(int(input_shape[0]), self.units), initializer="zeros",
-                                         trainable=False, name=STATE_PREFIX)
-
-    def reset_state(self):
-        if self.state is not None:
-            self.state.assign(ops.zeros(self.state.shape, dtype=self.state.dtype))
-
-    def save_own_variables(self, store):
-        """Only the trainable weights: the carried state is run-time, not a weight."""
-        pass
-
-    def load_own_variables(self, store):
-        pass
+        self._build_states(input_shape)
 
     def call(self, inputs, training=False):
         w = self.units
@@ -103,36 +85,28 @@ class RecurrentHighway(keras.layers.Layer):
         first = self.depths[0]
         # The input side of every time step at once: one big matmul instead of one per step.
         projected = ops.einsum("btd,de->bte", inputs, first.kernel)
-        state = ops.convert_to_tensor(self.state) if self.stateful else ops.zeros((batch, w), dtype=inputs.dtype)
         mask = None
         if training and self.state_dropout > 0:
             mask = keras.random.dropout(ops.ones((batch, w), dtype=inputs.dtype), self.state_dropout,
                                         seed=self.seed_generator)
         kernels = [(d.recurrent_kernel, d.bias) for d in self.depths]
 
-        def step(s, x_t):
+        def step(states, x_t):
+            (s,) = states
             for level, (recurrent, bias) in enumerate(kernels):
                 pre = ops.matmul(s if mask is None else s * mask, recurrent) + bias
                 if level == 0:
                     pre = pre + x_t
                 h, t = ops.tanh(pre[:, :w]), ops.sigmoid(pre[:, w:])
                 s = s + t * (h - s)
-            return s, s
+            return [s]
 
-        final, outputs = ops.scan(step, state, ops.transpose(projected, (1, 0, 2)))
-        if self.stateful:
-            self.state.assign(final)
-        return ops.transpose(outputs, (1, 0, 2))
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (self.units,)
+        return self._scan(step, ops.transpose(projected, (1, 0, 2)), batch, inputs.dtype)
 
     def get_config(self):
         config = super().get_config()
-        config.update(units=self.units, depth=self.depth, state_dropout=self.state_dropout,
-                      transform_bias=self.transform_bias,
-                      kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
-                      stateful=self.stateful, seed=self.seed)
+        config.update(depth=self.depth, state_dropout=self.state_dropout, transform_bias=self.transform_bias,
+                      kernel_initializer=keras.initializers.serialize(self.kernel_initializer), seed=self.seed)
         return config
 
 

@@ -22,23 +22,24 @@ import numpy as np
 from keras import ops
 
 from common.groups import find_variables
-from common.layers import STATE_PREFIX
+from common.layers import ScannedRNN
 from common.loop import reset_rnn_states
 from common.pruning import attach_zero_threshold
 
 
 @keras.saving.register_keras_serializable(package="iss_rnns")
-class HLSTM(keras.layers.Layer):
+class HLSTM(ScannedRNN):
     """H-LSTM layer [B, T, D] -> [B, T, H]; stateful=True carries (h, c) across calls."""
+
+    state_count = 2  # h, c
 
     def __init__(self, units: int, gate_hidden: int, stateful: bool = False, kernel_initializer="glorot_uniform",
                  **kwargs):
-        super().__init__(**kwargs)
         if units < 1 or gate_hidden < 1:
             raise ValueError(f"HLSTM needs units >= 1 and gate_hidden >= 1, got {units}, {gate_hidden}")
-        self.units, self.gate_hidden, self.stateful = int(units), int(gate_hidden), stateful
+        super().__init__(units, stateful=stateful, **kwargs)
+        self.gate_hidden = int(gate_hidden)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.states = None
 
     def build(self, input_shape):
         d, h, m = int(input_shape[-1]), self.units, self.gate_hidden
@@ -47,60 +48,30 @@ class HLSTM(keras.layers.Layer):
         self.hidden_bias = self.add_weight(shape=(4 * m,), initializer="zeros", name="hidden_bias")
         self.gate_kernel = self.add_weight(shape=(4, m, h), initializer=init, name="gate_kernel")
         self.gate_bias = self.add_weight(shape=(4, h), initializer="zeros", name="gate_bias")
-        if self.stateful:
-            if input_shape[0] is None:
-                raise ValueError("a stateful HLSTM needs a fixed batch size (keras.Input(batch_shape=...))")
-            self.states = [self.add_weight(shape=(int(input_shape[0]), h), initializer="zeros", trainable=False,
-                                           name=f"{STATE_PREFIX}_{i}") for i in range(2)]
-
-    def reset_state(self):
-        for s in self.states or []:
-            s.assign(ops.zeros(s.shape, dtype=s.dtype))
-
-    def save_own_variables(self, store):
-        """Only the trainable variables: the carried state is run-time, not a weight."""
-        for i, v in enumerate(self.trainable_weights):
-            store[str(i)] = v.numpy()
-
-    def load_own_variables(self, store):
-        for i, v in enumerate(self.trainable_weights):
-            v.assign(store[str(i)])
+        self._build_states(input_shape)
 
     def call(self, inputs, training=False):
-        h_units, m = self.units, self.gate_hidden
+        m = self.gate_hidden
         d = ops.shape(inputs)[-1]
         x_kernel, h_kernel = self.hidden_kernel[:d], self.hidden_kernel[d:]
         x_part = ops.einsum("btd,de->bte", inputs, x_kernel) + self.hidden_bias
-        batch = ops.shape(inputs)[0]
-        if self.stateful:
-            start = ops.concatenate([ops.convert_to_tensor(s) for s in self.states], axis=-1)
-        else:
-            start = ops.zeros((batch, 2 * h_units), dtype=inputs.dtype)
         gate_kernel, gate_bias = self.gate_kernel, self.gate_bias
 
-        def step(carry, x_t):  # carry = [h | c], also the output (Keras' TF scan wants ys shaped like the carry)
-            h, c = carry[:, :h_units], carry[:, h_units:]
+        def step(states, x_t):
+            h, c = states
             hidden = ops.relu(x_t + ops.matmul(h, h_kernel))  # [B, 4M]
             hidden = ops.reshape(hidden, (-1, 4, m))
             pre = ops.einsum("bkm,kmh->bkh", hidden, gate_kernel) + gate_bias  # [B, 4, H]
             i, f, g, o = ops.sigmoid(pre[:, 0]), ops.sigmoid(pre[:, 1]), ops.tanh(pre[:, 2]), ops.sigmoid(pre[:, 3])
             c = f * c + i * g
             h = o * ops.tanh(c)
-            carry = ops.concatenate([h, c], axis=-1)
-            return carry, carry
+            return [h, c]
 
-        final, outputs = ops.scan(step, start, ops.transpose(x_part, (1, 0, 2)))
-        if self.stateful:
-            self.states[0].assign(final[:, :h_units])
-            self.states[1].assign(final[:, h_units:])
-        return ops.transpose(outputs[:, :, :h_units], (1, 0, 2))
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-1]) + (self.units,)
+        return self._scan(step, ops.transpose(x_part, (1, 0, 2)), ops.shape(inputs)[0], inputs.dtype)
 
     def get_config(self):
         config = super().get_config()
-        config.update(units=self.units, gate_hidden=self.gate_hidden, stateful=self.stateful,
+        config.update(gate_hidden=self.gate_hidden,
                       kernel_initializer=keras.initializers.serialize(self.kernel_initializer))
         return config
 

@@ -38,3 +38,70 @@ class LSTM(keras.layers.LSTM):
 def rnn_state_variables(model) -> set[int]:
     """ids of the carried-state variables of every stateful RNN in the model (ours: tracked, named rnn_state*)."""
     return {id(v) for v in model.weights if not v.trainable and v.name.startswith(STATE_PREFIX)}
+
+
+class ScannedRNN(keras.layers.Layer):
+    """Base of the recurrent layers written with keras.ops.scan (RHN, Bayesian LSTM, H-LSTM).
+
+    Gives them what the stock layers have: a carried state that persists between calls when
+    stateful (tracked non-trainable variables, so JAX carries it too; left out of saved weights),
+    `reset_state()`, and the scan over time. A subclass sets `state_count` (1 for h, 2 for h and c)
+    and calls `_build_states(input_shape)` in build and `_scan(step, inputs_by_time)` in call.
+    """
+
+    state_count = 1
+
+    def __init__(self, units: int, stateful: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.stateful = int(units), stateful
+        self.states = None
+
+    def _build_states(self, input_shape):
+        if not self.stateful:
+            return
+        if input_shape[0] is None:
+            raise ValueError(f"a stateful {type(self).__name__} needs a fixed batch size (keras.Input(batch_shape=...))")
+        self.states = [self.add_weight(shape=(int(input_shape[0]), self.units), initializer="zeros", trainable=False,
+                                       name=f"{STATE_PREFIX}_{i}") for i in range(self.state_count)]
+
+    def reset_state(self):
+        for s in self.states or []:
+            s.assign(keras.ops.zeros(s.shape, dtype=s.dtype))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "stateful": self.stateful}
+
+    def save_own_variables(self, store):
+        """The layer's own trainable variables only: the carried state is run-time, not a weight."""
+        for i, v in enumerate(self._trainable_variables):
+            store[str(i)] = v.numpy()
+
+    def load_own_variables(self, store):
+        for i, v in enumerate(self._trainable_variables):
+            v.assign(store[str(i)])
+
+    def _scan(self, step, inputs_by_time, batch, dtype):
+        """Run step(states, x_t) -> states over [T, B, ...] inputs; returns the first state at every step [B, T, H].
+
+        The states travel as one [B, state_count * H] tensor, which is also what each step emits
+        (Keras' TensorFlow scan wants the per-step output shaped like the carry).
+        """
+        h, n = self.units, self.state_count
+        if self.stateful:
+            start = keras.ops.concatenate([keras.ops.convert_to_tensor(s) for s in self.states], axis=-1)
+        else:
+            start = keras.ops.zeros((batch, n * h), dtype=dtype)
+
+        def packed(carry, x_t):
+            new = step([carry[:, i * h : (i + 1) * h] for i in range(n)], x_t)
+            carry = keras.ops.concatenate(list(new), axis=-1)
+            return carry, carry
+
+        final, outputs = keras.ops.scan(packed, start, inputs_by_time)
+        if self.stateful:
+            for i, s in enumerate(self.states):
+                s.assign(final[:, i * h : (i + 1) * h])
+        return keras.ops.transpose(outputs[:, :, :h], (1, 0, 2))

@@ -4,7 +4,9 @@ import keras
 import numpy as np
 import pytest
 
+from common.bayes import BayesianLSTM
 from common.evolution import erdos_renyi_masks
+from common.highway import RecurrentHighway
 from common.hlstm import HLSTM, GrowAndPrune, grow, prune_to_density, weight_gradients
 
 
@@ -74,3 +76,13 @@ def test_schedule_grows_then_prunes_to_the_target_and_holds_masks():
         assert seen[0][p] == pytest.approx(start[p])  # masks held while training
         assert seen[1][p] > seen[0][p]  # grown before epoch 2
         assert seen[2][p] < seen[1][p] and seen[3][p] <= 0.2 + 1e-9  # pruned to the target in two steps
+
+
+@pytest.mark.parametrize("layer", [
+    HLSTM(3, 2, stateful=True, name="a"),
+    BayesianLSTM(3, init_log_sigma2=-8.0, seed=1, name="b"),
+    RecurrentHighway(3, 2, state_dropout=0.1, name="c"),
+])
+def test_scanned_layers_round_trip_their_config(layer):
+    clone = type(layer).from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config() and clone.units == 3
