@@ -56,3 +56,20 @@ def test_step_time_quick_mode():
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["step_ms"] > 0 and report["steps_per_epoch"] == 2000 // (4 * 5)
     assert report["epoch_min"] == pytest.approx(report["step_ms"] * report["steps_per_epoch"] / 60000)
+
+
+def test_methods_table_reads_each_run(tmp_path, capsys):
+    from benchmarks.methods_table import main
+
+    common = {"epochs": 1, "valid_ppl": 100.0, "test_ppl": 95.5, "wall_s": 60.0, "weights": 1000}
+    (tmp_path / "iss").mkdir()
+    (tmp_path / "iss" / "results.json").write_text(json.dumps({**common, "nonzero_weights": 800, "hidden_sizes": [5, 7]}))
+    (tmp_path / "bayes").mkdir()
+    structure = {"lstm_0": {"weights": 10, "weights_total": 40, "hidden_neurons": 3, "units": 4}}
+    (tmp_path / "bayes" / "results.json").write_text(json.dumps({**common, "nonzero_weights": 999, "hidden_sizes": [],
+                                                                 "structure": structure}))
+    main(str(tmp_path))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2] == "| iss | 1 | 100.00 | 95.50 | 800 non-zero / 1,000 | 5, 7 | 1.0 |"
+    assert lines[3] == "| bayes | 1 | 100.00 | 95.50 | LSTM weights kept 10 / 40 | 3/4 | 1.0 |"
+    assert len(lines) == 4  # runs that are absent are left out
