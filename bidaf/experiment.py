@@ -31,6 +31,7 @@ from common.experiment import (
     device_description,
     load_weights_into,
     read_run_config,
+    resume,
 )
 from common.extraction import assign_by_path
 
@@ -139,14 +140,8 @@ def train(config: BiDAFConfig, data_dir: str, save_path: str, restore_path: str 
     resumed = loop.latest_checkpoint(save_path)
     initial_epoch, wall_before = 0, 0.0
     if resumed:
-        saved_config, _ = read_run_config(TASK, save_path)
-        if dataclasses.replace(saved_config, max_max_epoch=config.max_max_epoch) != config:
-            raise RestoreError(f"{save_path} holds a run with a different config; resume with the same flags, "
-                               "or choose another --save_path")
-        state = load_weights_into(model, save_path)
-        loop.restore_loop_state(model, save_path)  # optimizer accumulators, the weight average, dropout RNG
-        initial_epoch, wall_before = state["epoch"], state.get("wall_s", 0.0)
-        logging.info("Resuming from %s after epoch %d", save_path, initial_epoch)
+        # weights, AdaDelta accumulators, the weight average and the dropout RNG
+        initial_epoch, wall_before = resume(TASK, model, config, save_path)
     elif restore_path:
         restored, _ = read_run_config(TASK, restore_path)
         if restored.directions != config.directions:
@@ -179,12 +174,7 @@ def train(config: BiDAFConfig, data_dir: str, save_path: str, restore_path: str 
         loop.EpochLog(fields, config.max_max_epoch),
         keras.callbacks.CSVLogger(os.path.join(save_path, "log.csv"), append=bool(resumed)),
     ]
-    try:
-        import tensorflow  # noqa: F401
-
-        callbacks.append(keras.callbacks.TensorBoard(os.path.join(save_path, "tensorboard")))
-    except ImportError:
-        logging.info("tensorflow is not importable: TensorBoard logs skipped (log.csv has everything)")
+    callbacks += loop.tensorboard_if_available(os.path.join(save_path, "tensorboard"))
     callbacks.append(loop.EpochCheckpoint(save_path, lambda e, logs: {"wall_s": wall_before + time.perf_counter() - start}))
     logging.info("Training %s: LSTM sizes %s, %d examples (%d batches of %d), %d epochs", model_name or "bidaf",
                  config.directions, len(examples), len(batches), config.batch_size, config.max_max_epoch)

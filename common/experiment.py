@@ -151,24 +151,27 @@ def _callbacks(task, model, groups, config, save_path, evaluate_valid, train_xy,
         keras.callbacks.CSVLogger(os.path.join(save_path, "log.csv"), append=resuming),
         *task.epoch_callbacks(model, config, seed, *train_xy),  # e.g. SET's prune-and-regrow between epochs
     ]
-    try:
-        import tensorflow  # noqa: F401  (TensorBoard's writer needs it; absent on the JAX GPU image)
-
-        callbacks.append(keras.callbacks.TensorBoard(os.path.join(save_path, "tensorboard")))
-    except ImportError:
-        logging.info("tensorflow is not importable: TensorBoard logs skipped (log.csv has everything)")
+    callbacks += loop.tensorboard_if_available(os.path.join(save_path, "tensorboard"))
     callbacks.append(loop.EpochCheckpoint(save_path, state_fn))
     return callbacks
 
 
-def _check_resumable(task, config, save_path, vocab_size):
+def resume(task, model, config, save_path: str, vocab_size: int | None = None) -> tuple[int, float]:
+    """Load save_path's last checkpoint (weights, optimizer, RNG) into model; (finished epochs, wall seconds so far).
+
+    Only the number of epochs may differ from the saved run's config (a longer run continues it).
+    """
     saved_config, saved = read_run_config(task, save_path)
-    extended = dataclasses.replace(saved_config, max_max_epoch=config.max_max_epoch)  # more epochs is fine
-    if extended != config or saved.get("vocab_size") != vocab_size:
+    extended = dataclasses.replace(saved_config, max_max_epoch=config.max_max_epoch)
+    if extended != config or (vocab_size is not None and saved.get("vocab_size") != vocab_size):
         raise RestoreError(
             f"{save_path} holds a run with a different config or data; resume with the same "
             "flags, or choose another --save_path"
         )
+    state = load_weights_into(model, save_path)
+    loop.restore_loop_state(model, save_path)
+    logging.info("Resuming from %s after epoch %d", save_path, state["epoch"])
+    return state["epoch"], state.get("wall_s", 0.0)
 
 
 def data_parallel(batch_size: int):
@@ -210,11 +213,7 @@ def train(task: LanguageModelTask, config, data_path: str, save_path: str, resto
     resumed = loop.latest_checkpoint(save_path)
     initial_epoch, wall_before = 0, 0.0
     if resumed:
-        _check_resumable(task, config, save_path, vocab_size)
-        state = load_weights_into(model, save_path)
-        loop.restore_loop_state(model, save_path)
-        initial_epoch, wall_before = state["epoch"], state.get("wall_s", 0.0)
-        logging.info("Resuming from %s after epoch %d", save_path, initial_epoch)
+        initial_epoch, wall_before = resume(task, model, config, save_path, vocab_size)
     elif restore_path:
         restored_config, _ = read_run_config(task, restore_path)
         if task.architecture(restored_config) != task.architecture(config):

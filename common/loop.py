@@ -219,6 +219,16 @@ class EpochCheckpoint(keras.callbacks.Callback):
         save_checkpoint(self.model, self.save_path, state)
 
 
+def tensorboard_if_available(log_dir: str) -> list:
+    """[TensorBoard callback], or [] where TensorFlow (its event writer) is not importable, e.g. the JAX GPU image."""
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        logging.info("tensorflow is not importable: TensorBoard logs skipped (log.csv has everything)")
+        return []
+    return [keras.callbacks.TensorBoard(log_dir)]
+
+
 class EpochLog(keras.callbacks.Callback):
     """One absl log line per epoch with the chosen keys (`format` maps key -> printf format)."""
 
