@@ -24,8 +24,7 @@ import keras
 import numpy as np
 from absl import app, flags
 
-import common
-from common.experiment import restore_model
+from common.experiment import compact_run
 from common.export import tflite_runner, to_tflite
 from common.lm import copy_trainable_weights
 from ptb.config import PRESETS
@@ -64,13 +63,14 @@ def _inference_model(sizes, embedding_size, vocab_size, batch_size, num_steps, u
 
 
 def _from_run(path, batch_size, num_steps):
-    """(compact inference model, sizes) from a ptb run: extracts its live ISS components first."""
-    model, config, groups, saved = restore_model(TASK, path)
-    compact, report = common.extract_compact_model(model, groups)
-    sizes = [len(report[g.name]["kept"]) for g in groups]
-    target = _inference_model(sizes, config.hidden_size, saved["vocab_size"], batch_size, num_steps)
-    copy_trainable_weights(compact, target)
-    return target, sizes, config.hidden_size, saved["vocab_size"]
+    """(compact inference model, sizes, embedding width, vocabulary) of a ptb run, extracted as ptb.extract does
+
+    (ISS: the live components; Bayesian: the stock-LSTM form without its unread units)."""
+    run = compact_run(TASK, path)
+    sizes, embedding = list(run.config.lstm_sizes), run.config.hidden_size
+    target = _inference_model(sizes, embedding, run.saved["vocab_size"], batch_size, num_steps)
+    copy_trainable_weights(run.model, target)
+    return target, sizes, embedding, run.saved["vocab_size"]
 
 
 def _compiled_forward(model):
@@ -142,31 +142,32 @@ def main(argv):
         emb, vocab = FLAGS.embedding_size, FLAGS.vocab_size
         compact = _inference_model(sizes, emb, vocab, B, T)
     if FLAGS.baseline:
-        baseline, base_sizes, _, _ = _from_run(FLAGS.baseline, B, T)
+        baseline, base_sizes, base_emb, _ = _from_run(FLAGS.baseline, B, T)
     else:
-        base_sizes = [int(s) for s in FLAGS.baseline_sizes.split(",")]
-        baseline = _inference_model(base_sizes, emb, vocab, B, T)
+        base_sizes, base_emb = [int(s) for s in FLAGS.baseline_sizes.split(",")], emb
+        baseline = _inference_model(base_sizes, base_emb, vocab, B, T)
 
     models = {"compact": compact, "baseline": baseline}
     x = np.random.randint(0, vocab, size=(B, T)).astype("int32")
     latency = _alternate({n: _compiled_forward(m) for n, m in models.items()}, {n: x for n in models},
                          FLAGS.repeats, FLAGS.rounds)
-    one_step = {n: _inference_model(s, emb, vocab, 1, 1) for n, s in (("compact", sizes), ("baseline", base_sizes))}
+    one_step = {n: _inference_model(s, e, vocab, 1, 1) for n, s, e in (("compact", sizes, emb), ("baseline", base_sizes, base_emb))}
     for n, m in one_step.items():
         copy_trainable_weights(models[n], m)
     x1 = np.random.randint(0, vocab, size=(1, 1)).astype("int32")
     latency_1 = _alternate({n: _compiled_forward(m) for n, m in one_step.items()}, {n: x1 for n in one_step},
                            FLAGS.repeats, FLAGS.rounds)
 
-    madds = {"compact": mult_adds_per_step(emb, sizes, vocab) * B * T, "baseline": mult_adds_per_step(emb, base_sizes, vocab) * B * T}
+    madds = {"compact": mult_adds_per_step(emb, sizes, vocab) * B * T,
+             "baseline": mult_adds_per_step(base_emb, base_sizes, vocab) * B * T}
     weights = {n: int(sum(np.prod(v.shape) for v in m.trainable_weights)) for n, m in models.items()}
     # The model's largest products see all B*T tokens at once (input projection, softmax); the
     # best rate over those shapes makes (mult-adds / rate) a true lower bound on latency.
     H = max(base_sizes)
-    rate = max(matmul_rate(B * T, emb, 4 * H), matmul_rate(B * T, H, vocab), matmul_rate(B, emb + H, 4 * H))
+    rate = max(matmul_rate(B * T, base_emb, 4 * H), matmul_rate(B * T, H, vocab), matmul_rate(B, base_emb + H, 4 * H))
     report = {
         "backend": keras.backend.backend(), "batch_size": B, "num_steps": T,
-        "hidden_sizes": {"compact": sizes, "baseline": base_sizes},
+        "hidden_sizes": {"compact": sizes, "baseline": base_sizes}, "embedding_size": {"compact": emb, "baseline": base_emb},
         "latency_ms": {n: 1000 * v for n, v in latency.items()},
         "latency_batch1_step1_ms": {n: 1000 * v for n, v in latency_1.items()},
         "speedup": latency["baseline"] / latency["compact"],

@@ -11,3 +11,8 @@ python -m ptb.train "${common[@]}" --save_path="$out/l1" --method=l1 --config_fi
 python -m ptb.train "${common[@]}" --save_path="$out/set" --method=set --set_epsilon=20 --set_zeta=0.3
 python -m ptb.train "${common[@]}" --save_path="$out/bayes" --method=bayes_structured
 python -m ptb.train "${common[@]}" --save_path="$out/grow_prune" --method=grow_prune --gate_hidden=64 --target_density=0.2
+# Inference speedup of the extracted dense models (ISS, L1 and Bayesian remove whole units; SET and
+# grow-and-prune masks are unstructured and have no dense structure to extract).
+for m in iss l1 bayes; do
+  python -m benchmarks.inference --restore_path="$out/$m" --baseline="$out/dense" --output="$out/$m/inference.json"
+done

@@ -1,6 +1,10 @@
 """The results.json of each method's run folder as one markdown table (for results/methods.md).
 
     python -m benchmarks.methods_table runs/methods
+
+A run folder with an inference.json (benchmarks.inference of its extracted dense model against
+the dense run) gets its measured speedup; methods whose masks are unstructured have no dense
+structure to extract, and the table says so rather than timing the same dense shapes.
 """
 
 from __future__ import annotations
@@ -10,9 +14,19 @@ import os
 import sys
 
 METHODS = ("dense", "iss", "l1", "set", "bayes", "grow_prune")
+UNSTRUCTURED = {"set": "none: unstructured masks", "grow_prune": "none: unstructured H-LSTM masks"}
 
 
-def row(name: str, r: dict) -> str:
+def speedup(name: str, inference: dict | None) -> str:
+    if name == "dense":
+        return "1 (baseline)"
+    if inference is None:
+        return UNSTRUCTURED.get(name, "not measured")
+    sizes = ", ".join(map(str, inference["hidden_sizes"]["compact"]))
+    return f"{inference['speedup']:.2f}x ({sizes}; embedding {inference['embedding_size']['compact']})"
+
+
+def row(name: str, r: dict, inference: dict | None = None) -> str:
     total, nonzero = r["weights"], r["nonzero_weights"]
     structure = r.get("structure")
     if structure:  # Bayesian: what survives at evaluation (means with log alpha <= 3)
@@ -24,17 +38,24 @@ def row(name: str, r: dict) -> str:
         units = ", ".join(str(h) for h in r["hidden_sizes"]) or "n/a (no ISS groups)"
         weights = f"{nonzero:,} non-zero / {total:,}"
     return (f"| {name} | {r['epochs']} | {r['valid_ppl']:.2f} | {r['test_ppl']:.2f} | {weights} | {units} | "
-            f"{r['wall_s'] / 60:.1f} |")
+            f"{speedup(name, inference)} | {r['wall_s'] / 60:.1f} |")
 
 
 def main(folder: str) -> None:
-    print("| method | epochs | valid ppl | test ppl | weights | hidden units | wall min |")
-    print("|---|---|---|---|---|---|---|")
+    print("| method | epochs | valid ppl | test ppl | weights | hidden units | inference speedup (dense extract) "
+          "| wall min |")
+    print("|---|---|---|---|---|---|---|---|")
     for name in METHODS:
         path = os.path.join(folder, name, "results.json")
         if os.path.isfile(path):
-            with open(path, encoding="utf-8") as f:
-                print(row(name, json.load(f)))
+            print(row(name, _read(path), _read(os.path.join(folder, name, "inference.json"))))
+
+
+def _read(path: str) -> dict | None:
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
 
 
 if __name__ == "__main__":

@@ -102,13 +102,32 @@ def bucketed_batches(lengths, batch_size: int, rng: np.random.Generator | None) 
     return batches
 
 
-class SquadBatches(keras.utils.PyDataset):
-    """Training batches of a split: (inputs, {"start", "end"}), re-bucketed with a new shuffle every epoch."""
+def padded_to_multiple(indices: np.ndarray, multiple: int):
+    """(indices, per-example loss weights) with the batch padded to a multiple of `multiple` rows.
 
-    def __init__(self, data: SquadArrays, examples, batch_size: int, max_context_len: int, seed: int = 0):
+    For data-parallel training, whose devices each take an equal share of every batch. The padding
+    repeats the first example with weight 0, and the real ones get weight padded / real, so the
+    weighted mean over the padded batch is exactly the plain mean over the real examples.
+    """
+    real = len(indices)
+    padded = -(-real // multiple) * multiple
+    weights = np.zeros(padded, np.float32)
+    weights[:real] = padded / real
+    return np.concatenate([indices, np.repeat(indices[:1], padded - real)]), weights
+
+
+class SquadBatches(keras.utils.PyDataset):
+    """Training batches of a split: (inputs, {"start", "end"}), re-bucketed with a new shuffle every epoch.
+
+    multiple > 1 (data-parallel training): every batch is padded to a multiple of that many rows
+    and comes with loss weights that leave the mean loss unchanged (`padded_to_multiple`).
+    """
+
+    def __init__(self, data: SquadArrays, examples, batch_size: int, max_context_len: int, seed: int = 0,
+                 multiple: int = 1):
         super().__init__()
         self.data, self.examples = data, np.asarray(examples)
-        self.batch_size, self.max_context_len, self.seed = batch_size, max_context_len, seed
+        self.batch_size, self.max_context_len, self.seed, self.multiple = batch_size, max_context_len, seed, multiple
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
@@ -122,7 +141,11 @@ class SquadBatches(keras.utils.PyDataset):
         return len(self.plan)
 
     def __getitem__(self, i):
-        return self.data.batch(self.plan[i], self.max_context_len)
+        if self.multiple == 1:
+            return self.data.batch(self.plan[i], self.max_context_len)
+        indices, weights = padded_to_multiple(self.plan[i], self.multiple)
+        inputs, targets = self.data.batch(indices, self.max_context_len)
+        return inputs, targets, weights  # one array: the same weights for both outputs
 
     def on_epoch_end(self):
         self.set_epoch(self.epoch + 1)

@@ -19,11 +19,12 @@ from absl import logging
 
 import common
 from bidaf.config import LSTM_LAYERS, BiDAFConfig
-from bidaf.data import SquadArrays, SquadBatches, bucketed_batches
+from bidaf.data import SquadArrays, SquadBatches, bucketed_batches, padded_to_multiple
 from bidaf.decode import best_spans
 from bidaf.metric import evaluate_answers
 from bidaf.model import build_model, compact_config, iss_groups, sparsity_penalty
 from common import loop
+from common.distribute import Placement, data_parallel
 from common.experiment import (
     RestoreError,
     compact_summary,
@@ -58,25 +59,31 @@ def build(config: BiDAFConfig, data_dir: str):
     return build_model(config, embeddings, chars, word_len)
 
 
-def predict_answers(model, data: SquadArrays, config: BiDAFConfig, indices=None, batch_size: int = 60) -> dict:
-    """{question id: answer text} decoded from the model's start / end logits (full contexts)."""
+def predict_answers(model, data: SquadArrays, config: BiDAFConfig, indices=None, batch_size: int = 60,
+                    multiple: int = 1) -> dict:
+    """{question id: answer text} decoded from the model's start / end logits (full contexts).
+
+    multiple: batches are padded to a multiple of this many rows (data-parallel devices), the
+    padding's outputs dropped.
+    """
     indices = np.arange(len(data)) if indices is None else np.asarray(indices)
     answers = {}
     for batch in bucketed_batches(data.example_context_lengths(indices), batch_size, None):
         idx = indices[batch]
-        inputs, _ = data.batch(idx)
+        inputs, _ = data.batch(padded_to_multiple(idx, multiple)[0])
         out = model.predict_on_batch(inputs)
         if not isinstance(out, dict):  # Keras returns a list in output_names order here
             out = dict(zip(model.output_names, out))
-        spans = best_spans(np.asarray(out["start"]), np.asarray(out["end"]), config.max_answer_len)
+        spans = best_spans(np.asarray(out["start"])[: len(idx)], np.asarray(out["end"])[: len(idx)],
+                           config.max_answer_len)
         for q, (s, e) in zip(idx, spans):
             answers[data.ids[q]] = data.answer_text(q, int(s), int(e))
     return answers
 
 
-def score(model, data: SquadArrays, config: BiDAFConfig, indices=None) -> dict:
+def score(model, data: SquadArrays, config: BiDAFConfig, indices=None, multiple: int = 1) -> dict:
     indices = np.arange(len(data)) if indices is None else np.asarray(indices)
-    predictions = predict_answers(model, data, config, indices)
+    predictions = predict_answers(model, data, config, indices, multiple=multiple)
     truths = {data.ids[q]: data.answers[q] for q in indices}
     return evaluate_answers(truths, predictions, warn=None)
 
@@ -128,38 +135,45 @@ def training_model(config: BiDAFConfig, data_dir: str):
 
 def train(config: BiDAFConfig, data_dir: str, save_path: str, restore_path: str | None = None, seed: int = 0,
           dev_limit: int | None = None, display_weights: bool = False, verbose: int = 1, command: str = "",
-          model_name: str = "") -> dict:
-    """Train (resuming from save_path's checkpoint if there is one); results.json with dev EM / F1."""
+          model_name: str = "", distribute: bool = False) -> dict:
+    """Train (resuming from save_path's checkpoint if there is one); results.json with dev EM / F1.
+
+    distribute: data-parallel over every local device (common.distribute); each batch is padded
+    to a multiple of the device count with zero-weight rows, so the loss is that of one device.
+    """
     keras.utils.set_random_seed(seed)
+    placement = data_parallel(config.batch_size) if distribute else Placement()
     train_data, dev = SquadArrays(data_dir, "train"), SquadArrays(data_dir, "dev")
     examples = train_data.trainable_examples(config.max_context_len)
     dev_indices = np.arange(len(dev))[:dev_limit]
     os.makedirs(save_path, exist_ok=True)
-    model, groups = training_model(config, data_dir)
 
     resumed = loop.latest_checkpoint(save_path)
     initial_epoch, wall_before = 0, 0.0
-    if resumed:
-        # weights, AdaDelta accumulators, the weight average and the dropout RNG
-        initial_epoch, wall_before = resume(TASK, model, config, save_path)
-    elif restore_path:
-        restored, _ = read_run_config(TASK, restore_path)
-        if restored.directions != config.directions:
-            raise RestoreError(f"{restore_path} has LSTM sizes {restored.directions}; this run builds {config.directions}")
-        _load_final(model, restore_path)
-        logging.info("Restored weights from %s", restore_path)
-    if config.group_lasso or config.freeze_mode:
-        common.attach_zero_threshold(model, config.zero_threshold, freeze_zeros=config.freeze_mode == "element")
+    with placement.scope():
+        model, groups = training_model(config, data_dir)
+        if resumed:
+            # weights, AdaDelta accumulators, the weight average and the dropout RNG
+            initial_epoch, wall_before = resume(TASK, model, config, save_path)
+        elif restore_path:
+            restored, _ = read_run_config(TASK, restore_path)
+            if restored.directions != config.directions:
+                raise RestoreError(f"{restore_path} has LSTM sizes {restored.directions}; this run builds {config.directions}")
+            _load_final(model, restore_path)
+            logging.info("Restored weights from %s", restore_path)
+        if config.group_lasso or config.freeze_mode:
+            common.attach_zero_threshold(model, config.zero_threshold, freeze_zeros=config.freeze_mode == "element")
+    placement.prepare(model)
     loop.write_json({"task": "bidaf", "config": config.to_json(), "model": model_name, "command": command,
                      "data_dir": os.path.abspath(data_dir), "backend": keras.backend.backend()},
                     os.path.join(save_path, "config.json"))
 
-    batches = SquadBatches(train_data, examples, config.batch_size, config.max_context_len, seed)
+    batches = SquadBatches(train_data, examples, config.batch_size, config.max_context_len, seed, placement.devices)
     batches.set_epoch(initial_epoch)
 
     def dev_scores(m):
         with _SwapWeights(m, evaluation_weights(m, config)):
-            s = score(m, dev, config, dev_indices)
+            s = score(m, dev, config, dev_indices, placement.devices)
         return {"val_em": s["exact_match"], "val_f1": s["f1"], "penalty": m.penalty_value()}
 
     start = time.perf_counter()
@@ -179,20 +193,24 @@ def train(config: BiDAFConfig, data_dir: str, save_path: str, restore_path: str 
     logging.info("Training %s: LSTM sizes %s, %d examples (%d batches of %d), %d epochs", model_name or "bidaf",
                  config.directions, len(examples), len(batches), config.batch_size, config.max_max_epoch)
     if initial_epoch < config.max_max_epoch:
+        # shuffle=False: SquadBatches already shuffles, from (seed, epoch); Keras' own shuffle of a
+        # PyDataset draws from Python's global RNG, which a resumed run would not reproduce
         model.fit(batches, epochs=config.max_max_epoch, initial_epoch=initial_epoch, verbose=verbose,
-                  callbacks=callbacks)
+                  callbacks=callbacks, shuffle=False)
     wall_s = wall_before + time.perf_counter() - start
 
     final = evaluation_weights(model, config)
     for v, w in zip(model.trainable_variables, final):
         v.assign(w)
     _save_final(model, save_path)
-    scores = score(model, dev, config, dev_indices)
+    scores = score(model, dev, config, dev_indices, placement.devices)
+    placement.release()
     widths, weights = compact_summary(model, groups)
     results = {
         "task": "bidaf", "model": model_name, "backend": keras.backend.backend(), "device": device_description(),
         "epochs": config.max_max_epoch, "dev_em": scores["exact_match"], "dev_f1": scores["f1"],
         "dev_questions": len(dev_indices), "hidden_sizes": widths, "weights": weights, "wall_s": wall_s,
+        "devices": placement.devices,
         "config": config.to_json(), "command": command,
     }
     loop.write_json(results, os.path.join(save_path, "results.json"))

@@ -10,7 +10,7 @@ from absl import app, flags
 
 from bidaf.config import PRESETS, apply_config_file
 from bidaf.experiment import train
-from common.cli import config_from_flags, exit_on_user_error
+from common.cli import config_from_flags, define_distribute_flags, exit_on_user_error, use_host_devices_flag
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("model", "bidaf", sorted(PRESETS), "Preset: bidaf (baseline), bidaf_iss (ISS, lambda 0.001) or test.")
@@ -29,6 +29,7 @@ flags.DEFINE_integer("dev_limit", None, "Score only the first N dev questions ea
 flags.DEFINE_integer("seed", 0, "Random seed (initialization, dropout, batch order).")
 flags.DEFINE_bool("display_weights", False, "Write weights.png, the sparsity pattern of each matrix.")
 flags.DEFINE_integer("verbose", 1, "Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch.")
+define_distribute_flags()
 
 
 def resolve_config():
@@ -38,9 +39,10 @@ def resolve_config():
 @exit_on_user_error("bidaf.train")
 def main(argv):
     del argv
+    use_host_devices_flag()
     train(resolve_config(), FLAGS.data_dir, FLAGS.save_path, FLAGS.restore_path, seed=FLAGS.seed,
           dev_limit=FLAGS.dev_limit, display_weights=FLAGS.display_weights, verbose=FLAGS.verbose,
-          command=" ".join(sys.argv), model_name=FLAGS.model)
+          command=" ".join(sys.argv), model_name=FLAGS.model, distribute=FLAGS.distribute)
 
 
 if __name__ == "__main__":

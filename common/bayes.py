@@ -148,3 +148,20 @@ def structure_report(layer: BayesianLSTM) -> dict:
         "input_neurons": int(zx.sum()), "hidden_neurons": int(zh.sum()), "units": h,
         "gates": {name: int(live_gates[k * h : (k + 1) * h].sum()) for k, name in enumerate(GATES)},
     }
+
+
+def stock_lstm_weights(layer: BayesianLSTM) -> dict[str, np.ndarray]:
+    """The evaluation-time layer as the kernel, recurrent_kernel and bias of a stock Keras LSTM.
+
+    At evaluation pre = ((x z_x) W_x + (h z_h) W_h) z_g + b with every variable of log alpha > 3
+    at zero, which is x W_x' + h W_h' + b with W_x' = diag(z_x) W_x diag(z_g) and
+    W_h' = diag(z_h) W_h diag(z_g): the group variables fold into the kernels, and a constant gate
+    keeps only its bias (its columns are zero). Same gate order (i, f, c, o), same outputs.
+    """
+    value = {n: ops.convert_to_numpy(layer._value(n, training=False)) for n in BayesianLSTM.STOCHASTIC}
+    gates = value["gate_preactivations"][None, :]
+    return {
+        "kernel": value["input_neurons"][:, None] * value["kernel"] * gates,
+        "recurrent_kernel": value["hidden_neurons"][:, None] * value["recurrent_kernel"] * gates,
+        "bias": layer.bias.numpy(),
+    }

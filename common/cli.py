@@ -15,7 +15,7 @@ import sys
 
 from absl import flags
 
-from common import experiment
+from common import distribute, experiment
 from common.errors import ConfigError, DataError
 from common.experiment import RestoreError
 from common.group_json import GroupFileError
@@ -100,9 +100,23 @@ def extract_main(program: str, task):
         del argv
         result = experiment.extract_run(task, FLAGS.restore_path, FLAGS.output)
         print(f"Hidden sizes: {result['hidden_sizes']}")
+        print("Kept widths: " + ", ".join(f"{g} {w}" for g, w in zip(result["groups"], result["hidden_sizes"])))
         print(f"Weights: {result['weights']} (sparse model: {result['sparse_weights']})")
 
     return main
+
+
+def define_distribute_flags() -> None:
+    flags.DEFINE_bool("distribute", False, "Data-parallel training over every local device: each batch is split "
+                      "across them (JAX: keras.distribution.DataParallel; TensorFlow: tf.distribute.MirroredStrategy).")
+    flags.DEFINE_integer("host_devices", 0, "Split the host CPU into this many devices (0: leave it whole); for "
+                         "trying --distribute on a machine without accelerators.")
+
+
+def use_host_devices_flag() -> None:
+    """Apply --host_devices; must run before the backend has computed anything."""
+    if FLAGS.host_devices:
+        distribute.use_host_devices(FLAGS.host_devices)
 
 
 def train_main(program: str, task, resolve_config, default_save_path: str):
@@ -116,12 +130,12 @@ def train_main(program: str, task, resolve_config, default_save_path: str):
     flags.DEFINE_integer("seed", 0, "Random seed (initialization, dropout).")
     flags.DEFINE_bool("display_weights", False, "Write weights.png, the sparsity pattern of each matrix.")
     flags.DEFINE_integer("verbose", 1, "Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per epoch.")
-    flags.DEFINE_bool("distribute", False, "Data-parallel training over every local device (JAX backend: "
-                      "keras.distribution.DataParallel; the batch is split across the devices).")
+    define_distribute_flags()
 
     @exit_on_user_error(program)
     def main(argv):
         del argv
+        use_host_devices_flag()
         experiment.train(task, resolve_config(), FLAGS.data_path, FLAGS.save_path, FLAGS.restore_path,
                          seed=FLAGS.seed, display_weights=FLAGS.display_weights, verbose=FLAGS.verbose,
                          command=" ".join(sys.argv), model_name=FLAGS.model, distribute=FLAGS.distribute)

@@ -25,7 +25,7 @@ import numpy as np
 from absl import logging
 
 from common import loop
-from common.errors import ConfigError
+from common.distribute import Placement, data_parallel
 from common.extraction import assign_by_path, compact_weights, count_weights, kept_components
 from common.lm import PerplexityEvaluator, TrainPerplexity, batch_windows, sequence_cross_entropy
 from common.metrics import TokenCrossEntropy
@@ -59,6 +59,9 @@ class LanguageModelTask:
     attach_thresholds: Callable  # (model, config) -> None: zero threshold / freezing, when on
     architecture: Callable  # config -> a readable description; equal descriptions = loadable weights
     compact_config: Callable  # (config, live widths per group) -> config of the extracted dense model
+    # (model, config) -> (weight values by path, groups, kept indices per group) to slice the dense model
+    # from; None (or returning None): the ISS groups, a unit kept while its component has a non-zero
+    extraction_plan: Callable | None = None
     epoch_callbacks: Callable = lambda model, config, seed, x, y: []  # method-specific (SET, grow-and-prune)
     structure: Callable = lambda model, config: {}  # method-specific structure report for results.json
 
@@ -67,9 +70,12 @@ class LanguageModelTask:
         return PerplexityEvaluator(
             lambda b, t: self.build_model(plain, vocab_size, b, t, None), batch_size, num_steps)
 
-    def training_model(self, config, vocab_size: int, seed: int | None = None):
-        """The stateful training model with the penalty in its loss; (model, groups)."""
-        plain = self.build_model(config, vocab_size, config.batch_size, config.num_steps, seed)
+    def training_model(self, config, vocab_size: int, seed: int | None = None, batch_size: int | None = None):
+        """The stateful training model with the penalty in its loss; (model, groups).
+
+        batch_size: the batch the model is built at, when not config.batch_size (one replica's share).
+        """
+        plain = self.build_model(config, vocab_size, batch_size or config.batch_size, config.num_steps, seed)
         groups = self.iss_groups(plain, config)
         model = SparseModel(inputs=plain.inputs, outputs=plain.outputs, penalty=self.penalty(plain, groups, config),
                             iss_groups=groups, name=plain.name)
@@ -174,24 +180,6 @@ def resume(task, model, config, save_path: str, vocab_size: int | None = None) -
     return state["epoch"], state.get("wall_s", 0.0)
 
 
-def data_parallel(batch_size: int):
-    """Set Keras' DataParallel distribution over every local device (JAX backend); returns the device count.
-
-    The compiled step then sees the whole batch, sharded along its first axis: the maths, the
-    carried RNN state included, are those of one device.
-    """
-    if keras.backend.backend() != "jax":
-        raise ConfigError(
-            "--distribute needs the JAX backend (KERAS_BACKEND=jax): TensorFlow's MirroredStrategy gives each "
-            "replica its own slice of the batch, which the carried state of these stateful models cannot follow"
-        )
-    devices = keras.distribution.list_devices()
-    if batch_size % len(devices):
-        raise ConfigError(f"--distribute: batch size {batch_size} does not split over {len(devices)} devices")
-    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
-    return len(devices)
-
-
 def train(task: LanguageModelTask, config, data_path: str, save_path: str, restore_path: str | None = None,
           seed: int | None = None, display_weights: bool = False, verbose: int = 2, command: str = "",
           model_name: str = "", distribute: bool = False) -> dict:
@@ -201,28 +189,29 @@ def train(task: LanguageModelTask, config, data_path: str, save_path: str, resto
     save_path takes precedence (resume). distribute: data-parallel over every local device.
     """
     keras.utils.set_random_seed(0 if seed is None else seed)
-    devices = data_parallel(config.batch_size) if distribute else 1
+    placement = data_parallel(config.batch_size) if distribute else Placement()
     data, vocab = task.load_data(data_path)
     vocab_size = len(vocab)
     os.makedirs(save_path, exist_ok=True)
     x, y, _ = batch_windows(data["train"], config.batch_size, config.num_steps)
 
-    model, groups = task.training_model(config, vocab_size, seed)
-    model.compile(optimizer=task.make_optimizer(config), loss=sequence_cross_entropy, metrics=[TokenCrossEntropy()])
-
     resumed = loop.latest_checkpoint(save_path)
     initial_epoch, wall_before = 0, 0.0
-    if resumed:
-        initial_epoch, wall_before = resume(task, model, config, save_path, vocab_size)
-    elif restore_path:
-        restored_config, _ = read_run_config(task, restore_path)
-        if task.architecture(restored_config) != task.architecture(config):
-            raise RestoreError(
-                f"{restore_path} has {task.architecture(restored_config)}; this run builds {task.architecture(config)}"
-            )
-        load_weights_into(model, restore_path)
-        logging.info("Restored weights from %s", restore_path)
-    task.attach_thresholds(model, config)  # after restoring, so freeze mode keeps the restored zeros
+    with placement.scope():
+        model, groups = task.training_model(config, vocab_size, seed, placement.model_batch_size)
+        model.compile(optimizer=task.make_optimizer(config), loss=sequence_cross_entropy, metrics=[TokenCrossEntropy()])
+        if resumed:
+            initial_epoch, wall_before = resume(task, model, config, save_path, vocab_size)
+        elif restore_path:
+            restored_config, _ = read_run_config(task, restore_path)
+            if task.architecture(restored_config) != task.architecture(config):
+                raise RestoreError(
+                    f"{restore_path} has {task.architecture(restored_config)}; this run builds {task.architecture(config)}"
+                )
+            load_weights_into(model, restore_path)
+            logging.info("Restored weights from %s", restore_path)
+        task.attach_thresholds(model, config)  # after restoring, so freeze mode keeps the restored zeros
+    placement.prepare(model)
 
     loop.write_json({"task": task.name, "config": config.to_json(), "model": model_name, "command": command,
                      "vocab_size": vocab_size, "backend": keras.backend.backend()},
@@ -242,15 +231,14 @@ def train(task: LanguageModelTask, config, data_path: str, save_path: str, resto
     wall_s = wall_before + time.perf_counter() - start
 
     valid_ppl = valid_eval.perplexity(model, data["valid"])
-    if distribute:
-        keras.distribution.set_distribution(None)  # batch 1 does not split: the test pass runs on one device
+    placement.release()  # batch 1 does not split: the test pass runs on one device
     test_ppl = task.evaluator(config, vocab_size, 1, config.num_steps).perplexity(model, data["test"])
     hidden, weights = compact_summary(model, groups)
     results = {
         "task": task.name, "model": model_name, "backend": keras.backend.backend(), "device": device_description(),
         "epochs": config.max_max_epoch, "valid_ppl": valid_ppl, "test_ppl": test_ppl,
         "hidden_sizes": hidden, "weights": weights, "nonzero_weights": nonzero_weights(model),
-        "wall_s": wall_s, "devices": devices, "config": config.to_json(), "command": command,
+        "wall_s": wall_s, "devices": placement.devices, "config": config.to_json(), "command": command,
     }
     report = task.structure(model, config)
     if report:
@@ -286,25 +274,51 @@ def evaluate_run(task: LanguageModelTask, run_path: str, data_path: str) -> dict
     return {"valid_ppl": valid, "test_ppl": test}
 
 
-def extract_run(task: LanguageModelTask, run_path: str, output: str) -> dict:
-    """Write the compact dense model of a run: a run folder (config.json + checkpoint), model.keras, kept_units.npz.
+@dataclasses.dataclass
+class CompactRun:
+    """The dense model extracted from a run, with what it was made from."""
 
-    The compact model is the task's own model built at the live widths, with the surviving
-    slices of every weight: the output folder is a run folder like any other (evaluate, restore).
-    """
+    model: keras.Model  # the task's own model at the live widths, dropout off, stateful (config batch x steps)
+    config: object  # its config (a run folder holding it is like any other)
+    widths: list  # live width per group
+    kept: dict  # kept indices per group name
+    groups: list
+    sparse: keras.Model  # the run's model
+    saved: dict  # the run's config.json
+
+
+def compact_run(task: LanguageModelTask, run_path: str) -> CompactRun:
+    """Slice the surviving units of a run into the task's dense model built at the live widths."""
     model, config, groups, saved = restore_model(task, run_path)
     try:
-        widths, values, kept = compact_values(model, groups)
+        plan = task.extraction_plan(model, config) if task.extraction_plan else None
+        if plan is None:
+            widths, values, kept = compact_values(model, groups)
+        else:
+            full, groups, kept = plan
+            widths, values = [len(kept[g.name]) for g in groups], compact_weights(full, groups, kept)
     except ValueError as e:
         raise RestoreError(f"{run_path}: {e}") from None
     compact_config = task.compact_config(config, tuple(widths))
     compact = task.build_model(task.inference_config(compact_config), saved["vocab_size"], config.batch_size,
                                config.num_steps, None)
     assign_by_path(compact, values)
+    return CompactRun(compact, compact_config, widths, kept, groups, model, saved)
+
+
+def extract_run(task: LanguageModelTask, run_path: str, output: str) -> dict:
+    """Write the compact dense model of a run: a run folder (config.json + checkpoint), model.keras, kept_units.npz.
+
+    The compact model is the task's own model built at the live widths, with the surviving
+    slices of every weight: the output folder is a run folder like any other (evaluate, restore).
+    """
+    run = compact_run(task, run_path)
     os.makedirs(output, exist_ok=True)
-    loop.save_checkpoint(compact, output, {"epoch": config.max_max_epoch, "extracted_from": os.path.abspath(run_path)})
-    loop.write_json({**saved, "config": compact_config.to_json(), "extracted_from": os.path.abspath(run_path)},
+    source = os.path.abspath(run_path)
+    loop.save_checkpoint(run.model, output, {"epoch": run.config.max_max_epoch, "extracted_from": source})
+    loop.write_json({**run.saved, "config": run.config.to_json(), "extracted_from": source},
                     os.path.join(output, CONFIG_FILE))
-    compact.save(os.path.join(output, "model.keras"))
-    np.savez(os.path.join(output, "kept_units.npz"), **{g.name: np.asarray(kept[g.name]) for g in groups})
-    return {"hidden_sizes": widths, "weights": count_weights(compact), "sparse_weights": count_weights(model)}
+    run.model.save(os.path.join(output, "model.keras"))
+    np.savez(os.path.join(output, "kept_units.npz"), **{g.name: np.asarray(run.kept[g.name]) for g in run.groups})
+    return {"hidden_sizes": run.widths, "groups": [g.name for g in run.groups], "weights": count_weights(run.model),
+            "sparse_weights": count_weights(run.sparse)}

@@ -37,6 +37,26 @@ def kept_components(groups, values, allow_empty: bool = False) -> dict[str, np.n
     return kept
 
 
+def read_components(groups, values, allow_empty: bool = False) -> dict[str, np.ndarray]:
+    """Indices of the components whose output some weight still reads, keyed by group name.
+
+    A component is read when a row slice (the recurrent row, the consumer's row) holds a non-zero.
+    One that nobody reads can be deleted even if its own gate columns are live: its state changes
+    nothing downstream. (ISS zeroes the whole component, so for ISS this keeps the same units.)
+    """
+    kept = {}
+    for g in groups:
+        read = np.zeros(g.size, dtype=bool)
+        for s in g.slices:
+            if s.axis == 1:  # rows start..end-1: what reads component i
+                read |= np.any(values[s.variable][s.start : s.end] != 0, axis=1)
+        idx = np.flatnonzero(read)
+        if idx.size == 0 and not allow_empty:
+            raise ValueError(f"no output of {g.name!r} is read any more: the layer would have no units left")
+        kept[g.name] = idx
+    return kept
+
+
 def _bias_of(kernel_path: str, values) -> str | None:
     """The bias that goes with a kernel's columns (".../kernel" or ".../recurrent_kernel" -> ".../bias")."""
     for suffix in ("/kernel", "/recurrent_kernel"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import keras
 
+from common.distribute import scale_for_replicas
 from common.groups import derive_iss_groups
 from common.pruning import attach_zero_threshold, zero_threshold_for
 from common.regularizers import L1, SparsityPenalty, StructureGroupLasso
@@ -29,8 +30,8 @@ class SparseModel(keras.Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         loss = super().compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
-        if self.penalty.terms:
-            loss = loss + self.penalty()
+        if self.penalty.terms:  # every replica adds it; Keras has scaled the data loss by 1/replicas, so scale it too
+            loss = loss + scale_for_replicas(self.penalty())
         return loss
 
     def penalty_value(self) -> float:

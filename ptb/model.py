@@ -16,7 +16,9 @@ import common
 import common.bayes
 import common.evolution
 import common.experiment
+import common.extraction
 import common.hlstm
+import common.stats
 from common import layers as iss_layers
 from common.experiment import LanguageModelTask
 from common.lm import sequence_cross_entropy  # noqa: F401  (the PTB training loss)
@@ -127,12 +129,45 @@ def attach_thresholds(model, config: PTBConfig) -> None:
 
 
 def compact_config(config: PTBConfig, widths) -> PTBConfig:
-    """The dense model extracted from a sparse run: the live widths, no sparsity terms."""
-    if config.kl_weight or config.gate_hidden:
-        raise common.experiment.RestoreError("extracting a compact model from a Bayesian or H-LSTM run is not "
-                                             "implemented yet (their masks are unstructured or not ISS groups)")
-    return dataclasses.replace(config, hidden_sizes=tuple(widths), group_lasso=0.0, weight_decay=0.0, row_col_lasso=0.0,
-                               group_lasso_multipliers=(), row_col_multipliers=(), freeze_mode="")
+    """The dense model extracted from a sparse run: the live widths, no sparsity terms.
+
+    widths: one per group of `extraction_plan`; a Bayesian run's last one is the embedding width.
+    """
+    if config.gate_hidden:
+        raise common.experiment.RestoreError("extracting a dense model from an H-LSTM (grow-and-prune) run is not "
+                                             "implemented: its gate masks are unstructured, so no unit is removed")
+    dense = dataclasses.replace(config, group_lasso=0.0, weight_decay=0.0, row_col_lasso=0.0, kl_weight=0.0,
+                                group_lasso_multipliers=(), row_col_multipliers=(), freeze_mode="")
+    if config.kl_weight:
+        return dataclasses.replace(dense, hidden_sizes=tuple(widths[:-1]), hidden_size=int(widths[-1]))
+    return dataclasses.replace(dense, hidden_sizes=tuple(widths))
+
+
+def extraction_plan(model, config: PTBConfig):
+    """(weight values by path, groups, kept indices) that the compact dense model is sliced from.
+
+    ISS: the model's own weights; a unit stays while any weight of its component is non-zero.
+    Bayesian: each BayesianLSTM at evaluation written as a stock LSTM (common.bayes.stock_lstm_weights,
+    constant gates left as their bias); a hidden unit stays while some weight reads its output,
+    and an embedding dimension while the first LSTM reads it (its input neuron survives).
+    """
+    if not config.kl_weight:
+        return None  # the ISS default
+    bayesian = [layer for layer in model.layers if isinstance(layer, common.bayes.BayesianLSTM)]
+    values = {p: w for p, w in common.stats.model_values(model).items()
+              if not any(p.startswith(f"{layer.name}/") for layer in bayesian)}
+    for layer in bayesian:
+        values.update({f"{layer.name}/lstm_cell/{k}": w for k, w in common.bayes.stock_lstm_weights(layer).items()})
+    embedding = model.get_layer("embedding")
+    stock = build_language_model(dataclasses.replace(config, kl_weight=0.0, keep_prob=1.0), embedding.input_dim,
+                                 model.inputs[0].shape[0], model.inputs[0].shape[1], name="stock_twin")
+    width = embedding.output_dim
+    inputs = common.ISSGroup("embedding", (
+        common.GroupSlice("embedding/embeddings", 0, 0, width, "embedding column"),
+        common.GroupSlice("lstm_0/lstm_cell/kernel", 1, 0, width, "first LSTM input row"),
+    ))
+    groups = common.derive_iss_groups(stock) + [inputs]
+    return values, groups, common.extraction.read_components(groups, values)
 
 
 def structure(model, config: PTBConfig) -> dict:
@@ -146,7 +181,7 @@ def epoch_callbacks(model, config: PTBConfig, seed: int, x, y):
         return [common.evolution.SparseEvolution(masked_variables(model, config), config.set_zeta, config.init_scale,
                                                  seed)]
     if config.gate_hidden:  # growth gradients measured on the first 4 training windows
-        b = config.batch_size
+        b = model.inputs[0].shape[0]  # the model's batch (one replica's share under TensorFlow's --distribute)
         batches = [(x[i * b : (i + 1) * b], y[i * b : (i + 1) * b]) for i in range(min(4, len(x) // b))]
         return [common.hlstm.GrowAndPrune(masked_variables(model, config), batches, config.grow_epochs,
                                           config.grow_fraction, config.prune_epochs, config.target_density,
@@ -166,6 +201,7 @@ TASK = LanguageModelTask(
     attach_thresholds=attach_thresholds,
     architecture=lambda config: f"LSTM sizes {config.lstm_sizes}, embedding {config.hidden_size}",
     compact_config=compact_config,
+    extraction_plan=extraction_plan,
     epoch_callbacks=epoch_callbacks,
     structure=structure,
 )

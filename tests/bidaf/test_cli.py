@@ -1,5 +1,6 @@
 """The bidaf programs as a user runs them: prepro -> train -> extract -> evaluate -> evaluate_squad."""
 
+import importlib.util
 import json
 
 import pytest
@@ -39,13 +40,20 @@ def test_iss_bidaf_learns_and_its_compact_model_scores_the_same(tmp_path, prepar
     assert json.loads(official.stdout.strip().splitlines()[-1]) == compact
 
 
-def test_a_stopped_run_resumes_after_its_last_epoch(tmp_path, prepared):
+def test_a_stopped_run_resumes_after_its_last_epoch_and_ends_like_an_uninterrupted_one(tmp_path, prepared):
+    """Weights, AdaDelta accumulators, the weight average, the dropout RNG and the batch order all resume."""
     data, _ = prepared
-    args = ["--model=test", f"--data_dir={data}", f"--save_path={tmp_path / 'run'}", "--verbose=0"]
-    run("bidaf.train", *args, "--max_max_epoch=1")
-    proc = run("bidaf.train", *args, "--max_max_epoch=2")
+    args = ["--model=test", f"--data_dir={data}", "--verbose=0"]
+    run("bidaf.train", *args, f"--save_path={tmp_path / 'run'}", "--max_max_epoch=1")
+    proc = run("bidaf.train", *args, f"--save_path={tmp_path / 'run'}", "--max_max_epoch=2")
     assert "Resuming from" in proc.stderr and "after epoch 1" in proc.stderr
-    assert len((tmp_path / "run" / "log.csv").read_text().splitlines()) == 3
+    run("bidaf.train", *args, f"--save_path={tmp_path / 'straight'}", "--max_max_epoch=2")
+    logs = [(tmp_path / name / "log.csv").read_text().splitlines() for name in ("run", "straight")]
+    assert len(logs[0]) == 3
+    loss = [[float(row.split(",")[logs[0][0].split(",").index("loss")]) for row in log[1:]] for log in logs]
+    assert loss[0] == pytest.approx(loss[1], rel=1e-5)  # both epochs' training loss
+    resumed, straight = (json.loads((tmp_path / name / "results.json").read_text()) for name in ("run", "straight"))
+    assert (resumed["dev_em"], resumed["dev_f1"]) == (straight["dev_em"], straight["dev_f1"])
 
 
 def test_bad_inputs_are_one_clear_line(tmp_path):
@@ -65,3 +73,22 @@ def test_oracle_scores_what_tokenization_allows(prepared):
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"exact_match": 100.0, "f1": 100.0}
     proc = run("bidaf.evaluate", "--oracle", check=False)
     assert proc.returncode == 1 and "--oracle needs --data_dir" in proc.stderr
+
+
+@pytest.mark.parametrize("backend", [
+    pytest.param("jax", marks=pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="needs jax")),
+    "tensorflow"])
+def test_two_devices_train_like_one(tmp_path, prepared, backend):
+    """--distribute on two host devices; 39 dev questions make a batch that is padded to split evenly."""
+    data, _ = prepared
+    logs, results = [], []
+    for flag in ("--nodistribute", "--distribute"):
+        save = tmp_path / flag
+        run("bidaf.train", "--model=test", f"--data_dir={data}", f"--save_path={save}", "--max_max_epoch=1",
+            "--dev_limit=39", "--verbose=0", "--host_devices=2", flag, env={"KERAS_BACKEND": backend})
+        log = (save / "log.csv").read_text().splitlines()
+        logs.append(dict(zip(log[0].split(","), map(float, log[1].split(",")))))
+        results.append(json.loads((save / "results.json").read_text()))
+    assert [r["devices"] for r in results] == [1, 2]
+    assert logs[1]["loss"] == pytest.approx(logs[0]["loss"], rel=1e-5)
+    assert (results[1]["dev_em"], results[1]["dev_f1"]) == (results[0]["dev_em"], results[0]["dev_f1"])

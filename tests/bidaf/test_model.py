@@ -4,6 +4,7 @@ import dataclasses
 
 import keras
 import numpy as np
+import pytest
 
 import common
 from bidaf.config import LSTM_LAYERS, PRESETS
@@ -92,3 +93,18 @@ def test_trains_a_step_on_this_backend():
     for _ in range(20):
         last = model.train_on_batch(x, y, return_dict=True)["loss"]
     assert np.isfinite(last) and last < first
+
+
+def test_a_batch_padded_for_several_devices_has_the_same_mean_loss():
+    from bidaf.data import padded_to_multiple
+
+    indices, weights = padded_to_multiple(np.array([3, 5, 7]), 2)
+    assert indices.tolist() == [3, 5, 7, 3] and weights[3] == 0
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(4, 6)).astype("float32")
+    labels = np.array([1, 4, 0, 1])
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    padded = float(keras.ops.convert_to_numpy(loss(labels, logits, sample_weight=weights)))
+    plain = float(keras.ops.convert_to_numpy(loss(labels[:3], logits[:3])))
+    assert padded == pytest.approx(plain, rel=1e-6)
+    assert padded_to_multiple(np.array([1, 2]), 2)[1].tolist() == [1.0, 1.0]  # nothing to pad

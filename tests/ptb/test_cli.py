@@ -141,8 +141,12 @@ def test_bayes_structured_run_reports_what_survives(tmp_path, tiny_corpus):
     assert layer["units"] == 16 and set(layer["gates"]) == {"input_gate", "forget_gate", "cell_update", "output_gate"}
     assert 0 < layer["weights"] <= layer["weights_total"] == 16 * 64 * 2
     assert results["test_ppl"] < 13  # uniform over the 13 types: it learns something in one epoch
-    proc = run("ptb.extract", f"--restore_path={save}", f"--output={tmp_path / 'x'}", check=False)
-    assert proc.returncode == 1 and "not implemented yet" in proc.stderr
+    out = tmp_path / "dense"
+    proc = run("ptb.extract", f"--restore_path={save}", f"--output={out}")  # into stock LSTMs
+    assert "Hidden sizes: [" in proc.stdout
+    assert json.loads((out / "config.json").read_text())["config"]["kl_weight"] == 0.0
+    compact = run("ptb.evaluate", f"--restore_path={out}", f"--data_path={tiny_corpus}").stdout
+    assert float(compact.split("Test Perplexity:")[1].split()[0]) == pytest.approx(results["test_ppl"], abs=0.01)
 
 
 def test_grow_prune_run_grows_then_prunes_to_the_target_density(tmp_path, tiny_corpus):
@@ -158,6 +162,8 @@ def test_grow_prune_run_grows_then_prunes_to_the_target_density(tmp_path, tiny_c
     assert sparsity[4] >= 0.75 - 1e-9 and sparsity[4] > sparsity[3] > sparsity[2]  # pruned to the target
     results = json.loads((save / "results.json").read_text())
     assert results["nonzero_weights"] < results["weights"]
+    proc = run("ptb.extract", f"--restore_path={save}", f"--output={tmp_path / 'x'}", check=False)
+    assert proc.returncode == 1 and "gate masks are unstructured" in proc.stderr
 
 
 def test_resume_restores_optimizer_and_dropout_state(tmp_path, tiny_corpus):

@@ -79,3 +79,44 @@ def test_copy_between_different_architectures_is_a_clear_error():
     b = build_language_model(dataclasses.replace(CONFIG, hidden_sizes=(3, 8)), 12, 2, 3)
     with pytest.raises(ValueError, match="do not fit"):
         copy_trainable_weights(a, b)
+
+
+def _remove(layer, name, indices):
+    """Make these entries of a Bayesian group variable pure noise (log alpha > 3): removed at evaluation."""
+    log_sigma2 = getattr(layer, name + "_log_sigma2")
+    values = log_sigma2.numpy()
+    values[list(indices)] = 5.0
+    log_sigma2.assign(values)
+
+
+def test_bayesian_model_extracts_to_a_smaller_stock_lstm_with_the_same_outputs():
+    from common.extraction import assign_by_path, compact_weights
+    from ptb.model import compact_config, extraction_plan
+
+    config = dataclasses.replace(PRESETS["test"], kl_weight=1e-3)
+    model = build_language_model(config, 13, 2, 5, seed=3)
+    rng = np.random.default_rng(0)
+    lstm_0, lstm_1 = model.get_layer("lstm_0"), model.get_layer("lstm_1")
+    for layer in (lstm_0, lstm_1):
+        for name in ("input_neurons", "hidden_neurons", "gate_preactivations"):
+            getattr(layer, name).assign(rng.uniform(0.5, 1.5, getattr(layer, name).shape))
+        layer.bias.assign(rng.normal(size=layer.bias.shape))
+    _remove(lstm_0, "input_neurons", [2])  # embedding dimension 2 is read by nobody
+    _remove(lstm_0, "hidden_neurons", [1, 3])  # units 1, 3 of lstm_0: no recurrent reader ...
+    _remove(lstm_1, "input_neurons", [1, 3])  # ... and lstm_1 does not read them
+    _remove(lstm_0, "gate_preactivations", [16 + 7, 48 + 7])  # forget and output gate of unit 7: constant
+    _remove(lstm_1, "hidden_neurons", [5])  # unit 5 of lstm_1: no recurrent reader ...
+    softmax = model.get_layer("softmax").kernel
+    softmax.assign(np.where(np.arange(16)[:, None] == 5, 0.0, softmax.numpy()))  # ... nor a softmax row
+
+    values, groups, kept = extraction_plan(model, config)
+    widths = [len(kept[g.name]) for g in groups]
+    assert widths == [14, 15, 15] and 1 not in kept["lstm_0"] and 7 in kept["lstm_0"]
+    compact = build_language_model(compact_config(config, widths), 13, 2, 5, name="compact")
+    assign_by_path(compact, compact_weights(values, groups, kept))
+    assert compact.get_layer("lstm_0").__class__.__name__ == "LSTM"  # the stock layer (cuDNN path)
+
+    tokens = rng.integers(0, 13, size=(3, 2, 5)).astype("int32")
+    for window in tokens:  # the carried state included
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(compact(window)), keras.ops.convert_to_numpy(model(window)),
+                                   atol=1e-5)
