@@ -121,7 +121,9 @@ def clip_after_all_reduce(optimizer) -> None:
     summed over the replicas first; a sparse (embedding) gradient counts the squares of its slices,
     which is what Keras' global_norm does with the concatenated slices of one device. Each replica
     then hands on its share of the clipped gradient (dense: the clipped sum / n), so the optimizer's
-    own all-reduce yields exactly the clipped sum.
+    own all-reduce yields exactly the clipped sum. It replaces the instance's `_clip_gradients`
+    (private to Keras, but the only step between the gradients and the update without a custom
+    train_step); tests/test_distribute.py checks the result against one device.
     """
     if optimizer.clipnorm or optimizer.clipvalue:
         raise ConfigError("--distribute on TensorFlow supports global_clipnorm, not clipnorm / clipvalue")
