@@ -27,7 +27,7 @@ def speedup(name: str, inference: dict | None) -> str:
 
 
 def row(name: str, r: dict, inference: dict | None = None) -> str:
-    total, nonzero = r["weights"], r["nonzero_weights"]
+    total, nonzero = r["weights"], r.get("nonzero_weights")
     structure = r.get("structure")
     if structure:  # Bayesian: what survives at evaluation (means with log alpha <= 3)
         units = ", ".join(f"{s['hidden_neurons']}/{s['units']}" for s in structure.values())
@@ -36,7 +36,8 @@ def row(name: str, r: dict, inference: dict | None = None) -> str:
         weights = f"LSTM weights kept {kept:,} / {lstm_total:,}"
     else:
         units = ", ".join(str(h) for h in r["hidden_sizes"]) or "n/a (no ISS groups)"
-        weights = f"{nonzero:,} non-zero / {total:,}"
+        # runs from before results.json counted non-zeros report the compact model's weights only
+        weights = f"{nonzero:,} non-zero / {total:,}" if nonzero is not None else f"{total:,} in the compact model"
     return (f"| {name} | {r['epochs']} | {r['valid_ppl']:.2f} | {r['test_ppl']:.2f} | {weights} | {units} | "
             f"{speedup(name, inference)} | {r['wall_s'] / 60:.1f} |")
 

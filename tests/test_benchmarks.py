@@ -70,11 +70,14 @@ def test_methods_table_reads_each_run(tmp_path, capsys):
                                                                  "structure": structure}))
     (tmp_path / "bayes" / "inference.json").write_text(json.dumps({
         "speedup": 1.456, "hidden_sizes": {"compact": [3], "baseline": [4]}, "embedding_size": {"compact": 6, "baseline": 8}}))
+    (tmp_path / "dense").mkdir()  # an older run: no nonzero_weights in its results.json
+    (tmp_path / "dense" / "results.json").write_text(json.dumps({**common, "hidden_sizes": [8, 8]}))
     (tmp_path / "set").mkdir()
     (tmp_path / "set" / "results.json").write_text(json.dumps({**common, "nonzero_weights": 500, "hidden_sizes": [4]}))
     main(str(tmp_path))
     lines = capsys.readouterr().out.splitlines()
-    assert lines[2] == "| iss | 1 | 100.00 | 95.50 | 800 non-zero / 1,000 | 5, 7 | not measured | 1.0 |"
-    assert lines[3] == "| set | 1 | 100.00 | 95.50 | 500 non-zero / 1,000 | 4 | none: unstructured masks | 1.0 |"
-    assert lines[4] == "| bayes | 1 | 100.00 | 95.50 | LSTM weights kept 10 / 40 | 3/4 | 1.46x (3; embedding 6) | 1.0 |"
-    assert len(lines) == 5  # runs that are absent are left out
+    assert lines[2] == "| dense | 1 | 100.00 | 95.50 | 1,000 in the compact model | 8, 8 | 1 (baseline) | 1.0 |"
+    assert lines[3] == "| iss | 1 | 100.00 | 95.50 | 800 non-zero / 1,000 | 5, 7 | not measured | 1.0 |"
+    assert lines[4] == "| set | 1 | 100.00 | 95.50 | 500 non-zero / 1,000 | 4 | none: unstructured masks | 1.0 |"
+    assert lines[5] == "| bayes | 1 | 100.00 | 95.50 | LSTM weights kept 10 / 40 | 3/4 | 1.46x (3; embedding 6) | 1.0 |"
+    assert len(lines) == 6  # runs that are absent are left out
