@@ -110,7 +110,7 @@ def define_distribute_flags() -> None:
     flags.DEFINE_bool("distribute", False, "Data-parallel training over every local device: each batch is split "
                       "across them (JAX: keras.distribution.DataParallel; TensorFlow: tf.distribute.MirroredStrategy).")
     flags.DEFINE_integer("host_devices", 0, "Split the host CPU into this many devices (0: leave it whole); for "
-                         "trying --distribute on a machine without accelerators.")
+                         "trying --distribute on a machine without accelerators.", lower_bound=0)
 
 
 def use_host_devices_flag() -> None:

@@ -57,6 +57,7 @@ CASES = [
     ("ptb.train", ["--data_path={root}/ptb", "--no_such_flag=1"], "no_such_flag"),
     ("ptb.train", ["--data_path={root}/ptb", "--hidden_size1=0"], "hidden_size1"),
     ("ptb.train", ["--data_path={root}/ptb", "--hidden_size1=5"], "holds a run with a different config"),
+    ("ptb.train", ["--data_path={root}/ptb", "--host_devices=-1"], "host_devices"),
     ("rhns.train", ["--data_path={root}/missing"], "data directory not found"),
     ("rhns.train", ["--data_path={root}/ptb", "--config_file={root}/malformed.json"], "malformed JSON"),
     ("rhns.train", ["--data_path={root}/ptb", "--depth=0"], "depth"),
