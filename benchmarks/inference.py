@@ -24,11 +24,10 @@ import keras
 import numpy as np
 from absl import app, flags
 
-from common.experiment import compact_run
 from common.export import tflite_runner, to_tflite
 from common.lm import copy_trainable_weights
 from ptb.config import PRESETS
-from ptb.model import TASK, build_language_model
+from ptb.model import deployment_model, window_model
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("hidden_sizes", None, "Synthetic compact model: LSTM widths, e.g. 373,315.")
@@ -43,6 +42,8 @@ flags.DEFINE_integer("repeats", 20, "Timed calls per model and round.")
 flags.DEFINE_integer("rounds", 5, "Rounds of alternation.")
 flags.DEFINE_bool("tflite", False, "Also time float32 TFLite exports of both models.")
 flags.DEFINE_bool("tflite_int8", False, "With --tflite, also time dynamic-range int8 TFLite exports.")
+flags.DEFINE_bool("hoist_inputs", False, "Both models multiply each LSTM's input kernel once over all B x T tokens "
+                  "instead of once per step (common.layers.LSTM(hoist_inputs=True); same outputs).")
 flags.DEFINE_string("output", None, "Write the figures as JSON here.")
 
 
@@ -55,22 +56,17 @@ def mult_adds_per_step(embedding_size: int, sizes, vocab_size: int) -> int:
     return total + inputs * vocab_size
 
 
-def _inference_model(sizes, embedding_size, vocab_size, batch_size, num_steps, unroll=True):
-    config = dataclasses.replace(PRESETS["large"], keep_prob=1.0, hidden_size=embedding_size, hidden_sizes=tuple(sizes),
-                                 num_layers=len(sizes))
-    return build_language_model(config, vocab_size, batch_size, num_steps, seed=0, stateful=False, unroll=unroll,
-                                name="lm_" + "x".join(map(str, sizes)))
+def _inference_model(sizes, embedding_size, vocab_size, batch_size, num_steps, hoist_inputs=False):
+    config = dataclasses.replace(PRESETS["large"], hidden_size=embedding_size, hidden_sizes=tuple(sizes), num_layers=len(sizes))
+    return window_model(config, vocab_size, batch_size, num_steps, hoist_inputs)
 
 
-def _from_run(path, batch_size, num_steps):
+def _from_run(path, batch_size, num_steps, hoist_inputs=False):
     """(compact inference model, sizes, embedding width, vocabulary) of a ptb run, extracted as ptb.extract does
 
     (ISS: the live components; Bayesian: the stock-LSTM form without its unread units)."""
-    run = compact_run(TASK, path)
-    sizes, embedding = list(run.config.lstm_sizes), run.config.hidden_size
-    target = _inference_model(sizes, embedding, run.saved["vocab_size"], batch_size, num_steps)
-    copy_trainable_weights(run.model, target)
-    return target, sizes, embedding, run.saved["vocab_size"]
+    model, config, vocab = deployment_model(path, batch_size, num_steps, hoist_inputs)
+    return model, list(config.lstm_sizes), config.hidden_size, vocab
 
 
 def _compiled_forward(model):
@@ -132,26 +128,26 @@ def matmul_rate(batch: int, inner: int, outer: int, repeats: int = 50) -> float:
 
 def main(argv):
     del argv
-    B, T = FLAGS.batch_size, FLAGS.num_steps
+    B, T, hoist = FLAGS.batch_size, FLAGS.num_steps, FLAGS.hoist_inputs
     if FLAGS.restore_path:
-        compact, sizes, emb, vocab = _from_run(FLAGS.restore_path, B, T)
+        compact, sizes, emb, vocab = _from_run(FLAGS.restore_path, B, T, hoist)
     else:
         if not FLAGS.hidden_sizes:
             raise app.UsageError("give --hidden_sizes (synthetic) or --restore_path")
         sizes = [int(s) for s in FLAGS.hidden_sizes.split(",")]
         emb, vocab = FLAGS.embedding_size, FLAGS.vocab_size
-        compact = _inference_model(sizes, emb, vocab, B, T)
+        compact = _inference_model(sizes, emb, vocab, B, T, hoist)
     if FLAGS.baseline:
-        baseline, base_sizes, base_emb, _ = _from_run(FLAGS.baseline, B, T)
+        baseline, base_sizes, base_emb, _ = _from_run(FLAGS.baseline, B, T, hoist)
     else:
         base_sizes, base_emb = [int(s) for s in FLAGS.baseline_sizes.split(",")], emb
-        baseline = _inference_model(base_sizes, base_emb, vocab, B, T)
+        baseline = _inference_model(base_sizes, base_emb, vocab, B, T, hoist)
 
     models = {"compact": compact, "baseline": baseline}
     x = np.random.randint(0, vocab, size=(B, T)).astype("int32")
     latency = _alternate({n: _compiled_forward(m) for n, m in models.items()}, {n: x for n in models},
                          FLAGS.repeats, FLAGS.rounds)
-    one_step = {n: _inference_model(s, e, vocab, 1, 1) for n, s, e in (("compact", sizes, emb), ("baseline", base_sizes, base_emb))}
+    one_step = {n: _inference_model(s, e, vocab, 1, 1, hoist) for n, s, e in (("compact", sizes, emb), ("baseline", base_sizes, base_emb))}
     for n, m in one_step.items():
         copy_trainable_weights(models[n], m)
     x1 = np.random.randint(0, vocab, size=(1, 1)).astype("int32")
@@ -166,7 +162,7 @@ def main(argv):
     H = max(base_sizes)
     rate = max(matmul_rate(B * T, base_emb, 4 * H), matmul_rate(B * T, H, vocab), matmul_rate(B, base_emb + H, 4 * H))
     report = {
-        "backend": keras.backend.backend(), "batch_size": B, "num_steps": T,
+        "backend": keras.backend.backend(), "hoist_inputs": hoist, "batch_size": B, "num_steps": T,
         "hidden_sizes": {"compact": sizes, "baseline": base_sizes}, "embedding_size": {"compact": emb, "baseline": base_emb},
         "latency_ms": {n: 1000 * v for n, v in latency.items()},
         "latency_batch1_step1_ms": {n: 1000 * v for n, v in latency_1.items()},
@@ -188,7 +184,7 @@ def main(argv):
             report[f"{key}_latency_ms"] = {n: 1000 * v for n, v in tfl.items()}
             report[f"{key}_speedup"] = tfl["baseline"] / tfl["compact"]
 
-    print(f"backend {report['backend']}, batch {B} x {T} steps")
+    print(f"backend {report['backend']}, batch {B} x {T} steps" + (", input products hoisted" if hoist else ""))
     for n in models:
         print(f"{n:9s} sizes {report['hidden_sizes'][n]}  weights {weights[n] / 1e6:6.2f}M  mult-adds {madds[n] / 1e6:8.1f}M"
               f"  latency {report['latency_ms'][n]:8.2f} ms  (batch 1 x 1: {report['latency_batch1_step1_ms'][n]:.3f} ms)"

@@ -9,11 +9,17 @@ weight, so fit / evaluate / predict carry it on both backends. It is left out of
 otherwise the stock one (same cuDNN path, same config). It keeps the class name `LSTM` on
 purpose: Keras keys saved weights by class name, so checkpoints stay interchangeable with models
 built from keras.layers.LSTM.
+
+`LSTM(hoist_inputs=True)` is for inference without cuDNN (CPU, TFLite): stock Keras multiplies
+the input kernel once per time step, at the batch size; hoisted, it is one product over all
+B x T tokens before the recurrence, which runs near the CPU's peak matmul rate, and only
+h @ recurrent_kernel stays in the loop. Same weights and same outputs (up to float rounding).
 """
 
 from __future__ import annotations
 
 import keras
+from keras.src import backend as keras_backend  # rnn(): the loop stock RNN layers run on
 
 STATE_PREFIX = "rnn_state"  # the name of every carried-state variable of the layers here
 
@@ -21,6 +27,34 @@ STATE_PREFIX = "rnn_state"  # the name of every carried-state variable of the la
 @keras.saving.register_keras_serializable(package="iss_rnns")
 class LSTM(keras.layers.LSTM):
     """Drop-in keras.layers.LSTM whose stateful state is carried on the JAX backend too."""
+
+    def __init__(self, units, hoist_inputs: bool = False, **kwargs):
+        super().__init__(units, **kwargs)
+        self.hoist_inputs = bool(hoist_inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "hoist_inputs": self.hoist_inputs}
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        cell = self.cell
+        if not self.hoist_inputs or mask is not None or cell.dropout or cell.recurrent_dropout:
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        ops = keras.ops
+        inputs_projected = ops.matmul(sequences, cell.kernel)  # [B, T, 4H] in one product
+        if cell.use_bias:
+            inputs_projected = inputs_projected + cell.bias
+
+        def step(z_inputs, states):
+            h, c = states
+            z = z_inputs + ops.matmul(h, cell.recurrent_kernel)
+            z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)  # Keras' gate order
+            c = cell.recurrent_activation(z_f) * c + cell.recurrent_activation(z_i) * cell.activation(z_c)
+            h = cell.recurrent_activation(z_o) * cell.activation(c)
+            return h, [h, c]
+
+        return keras_backend.rnn(step, inputs_projected, list(initial_state), go_backwards=self.go_backwards,
+                               unroll=self.unroll, input_length=sequences.shape[1],
+                               return_all_outputs=self.return_sequences)
 
     def _create_state_variables(self, batch_size):
         self.states = [

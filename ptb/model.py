@@ -21,15 +21,20 @@ import common.hlstm
 import common.stats
 from common import layers as iss_layers
 from common.experiment import LanguageModelTask
-from common.lm import sequence_cross_entropy  # noqa: F401  (the PTB training loss)
+from common.lm import (
+    copy_trainable_weights,
+    sequence_cross_entropy,  # noqa: F401  (the PTB training loss)
+)
 from ptb.config import PTBConfig
 from ptb.reader import load_ptb
 
 
 def build_language_model(config: PTBConfig, vocab_size: int, batch_size: int, num_steps: int,
                          seed: int | None = None, name: str = "ptb_lm", stateful: bool = True,
-                         unroll: bool = False) -> keras.Model:
-    """stateful=False (and unroll=True, for TFLite) give the same weights layout for inference and export."""
+                         unroll: bool = False, hoist_inputs: bool = False) -> keras.Model:
+    """stateful=False (and unroll=True, for TFLite) give the same weights layout for inference and export;
+
+    hoist_inputs=True gives CPU inference one input-kernel product per layer instead of one per step."""
     init = keras.initializers.RandomUniform(-config.init_scale, config.init_scale, seed=seed)
     rate = 1.0 - config.keep_prob
     tokens = keras.Input(batch_shape=(batch_size, num_steps), dtype="int32", name="tokens")
@@ -47,12 +52,32 @@ def build_language_model(config: PTBConfig, vocab_size: int, batch_size: int, nu
             continue
         x = iss_layers.LSTM(  # the stock LSTM, with its state carried on JAX too
             units, return_sequences=True, stateful=stateful, unroll=unroll, kernel_initializer=init, recurrent_initializer=init,
-            bias_initializer="zeros", unit_forget_bias=False, name=f"lstm_{i}",
+            bias_initializer="zeros", unit_forget_bias=False, hoist_inputs=hoist_inputs, name=f"lstm_{i}",
         )(x)
         if rate > 0:
             x = keras.layers.Dropout(rate, seed=None if seed is None else seed + i + 1, name=f"lstm_{i}_dropout")(x)
     logits = keras.layers.Dense(vocab_size, kernel_initializer=init, bias_initializer=init, name="softmax")(x)
     return keras.Model(tokens, logits, name=name)
+
+
+def window_model(config: PTBConfig, vocab_size: int, batch_size: int, num_steps: int, hoist_inputs: bool = False,
+                 name: str | None = None) -> keras.Model:
+    """The inference twin of a run's model for one fixed window: stateless, unrolled, dropout off.
+
+    What the inference benchmark times and `ptb.export` converts (TFLite needs the unrolled loop).
+    """
+    plain = dataclasses.replace(config, keep_prob=1.0)
+    name = name or "lm_" + "x".join(map(str, config.lstm_sizes))
+    return build_language_model(plain, vocab_size, batch_size, num_steps, seed=0, stateful=False, unroll=True,
+                                hoist_inputs=hoist_inputs, name=name)
+
+
+def deployment_model(run_path: str, batch_size: int, num_steps: int, hoist_inputs: bool = False):
+    """(window model with the dense weights of a run, its config, vocab size): a sparse run is extracted first."""
+    run = common.experiment.compact_run(TASK, run_path)
+    model = window_model(run.config, run.saved["vocab_size"], batch_size, num_steps, hoist_inputs)
+    copy_trainable_weights(run.model, model)
+    return model, run.config, run.saved["vocab_size"]
 
 
 def iss_groups(model, config: PTBConfig):

@@ -74,6 +74,7 @@ CASES = [
     ("ptb.evaluate", ["--restore_path={root}/missing", "--data_path={root}/ptb"], "no config.json"),
     ("rhns.evaluate", ["--restore_path={root}/ptb_run", "--data_path={root}/ptb"], "holds a ptb run"),
     ("ptb.extract", ["--restore_path={root}/ptb", "--output={root}/out"], "no config.json"),
+    ("ptb.export", ["--restore_path={root}/missing", "--output={root}/out"], "no config.json"),
     ("bidaf.evaluate", ["--restore_path={root}/missing"], "no config.json"),
     ("bidaf.evaluate_squad", ["{root}/squad/dev-v1.1.json", "{root}/preds.json"], "expected a JSON object"),
     ("bidaf.evaluate_squad", ["{root}/squad/dev-v1.1.json", "{root}/malformed.json"], "malformed JSON"),

@@ -59,6 +59,28 @@ def test_iss_run_extracts_a_compact_model_with_the_same_perplexity(tmp_path, tin
     assert abs(value(sparse, "Test Perplexity:") - value(compact, "Test Perplexity:")) < 0.01
     assert abs(value(sparse, "Test Perplexity:") - results["test_ppl"]) < 0.01
     assert abs(value(sparse, "Valid Perplexity:") - value(compact, "Valid Perplexity:")) < 0.01
+    _check_export(save, out, tmp_path / "deploy", results["hidden_sizes"])
+
+
+def _check_export(sparse_run, compact_run, deploy, hidden_sizes):
+    """ptb.export of the sparse run: every format gives the extracted model's logits for a window from zero state."""
+    proc = run("ptb.export", f"--restore_path={sparse_run}", f"--output={deploy}", "--num_steps=5", "--int8", "--hoist_inputs")
+    report = json.loads((deploy / "export.json").read_text())
+    assert report["lstm_sizes"] == hidden_sizes and "tflite_int8" in proc.stdout
+    assert set(report["exports"]) == {"keras", "saved_model", "tflite", "tflite_int8"}
+    for name in ("keras", "saved_model", "tflite"):
+        assert report["exports"][name]["max_abs_diff"] < 1e-4, (name, report["exports"][name])
+    assert (deploy / "model.tflite").stat().st_size > 1000 and (deploy / "model_int8.tflite").exists()
+    import keras
+    import numpy as np
+
+    import common.layers  # noqa: F401  (registers the LSTM for loading)
+
+    compact = keras.models.load_model(compact_run / "model.keras")  # stateful, batch 4 x 5 steps (test preset)
+    window = np.random.default_rng(3).integers(0, report["vocab_size"], size=(4, 5)).astype("int32")
+    expected = np.asarray(compact.predict_on_batch(window))[:1]
+    exported = keras.models.load_model(deploy / "model.keras")
+    np.testing.assert_allclose(np.asarray(exported.predict_on_batch(window[:1])), expected, atol=1e-5)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,42 @@
+"""common.layers.LSTM(hoist_inputs=True): the CPU inference form gives the stock layer's outputs."""
+
+import keras
+import numpy as np
+import pytest
+
+from common.layers import LSTM
+
+
+def _pair(input_shape, **kwargs):
+    """A stock and a hoisted layer with the same weights (the trainable ones: a stateful layer's state is its own)."""
+    stock, hoisted = LSTM(6, return_sequences=True, **kwargs), LSTM(6, return_sequences=True, hoist_inputs=True, **kwargs)
+    stock.build(input_shape)
+    hoisted.build(input_shape)
+    for target, source in zip(hoisted.trainable_weights, stock.trainable_weights, strict=True):
+        target.assign(source)
+    return stock, hoisted
+
+
+@pytest.mark.parametrize("unroll,go_backwards", [(False, False), (True, True)])
+def test_hoisted_inputs_give_the_stock_outputs(unroll, go_backwards):
+    x = np.random.default_rng(0).normal(size=(3, 7, 5)).astype("float32")
+    stock, hoisted = _pair(x.shape, unroll=unroll, go_backwards=go_backwards, bias_initializer="random_normal")
+    expected = keras.ops.convert_to_numpy(stock(x))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(hoisted(x)), expected, atol=1e-6)
+    assert not np.allclose(expected[:, :, 0], expected[:, :, 1])  # a real, non-degenerate output
+
+
+def test_hoisted_stateful_layer_carries_its_state():
+    x = np.random.default_rng(1).normal(size=(2, 4, 5)).astype("float32")
+    stock, hoisted = _pair(x.shape, stateful=True)
+    first = keras.ops.convert_to_numpy(stock(x))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(hoisted(x)), first, atol=1e-6)
+    second = keras.ops.convert_to_numpy(hoisted(x))  # starts from the carried state
+    np.testing.assert_allclose(second, keras.ops.convert_to_numpy(stock(x)), atol=1e-6)
+    assert not np.allclose(second, first, atol=1e-4)
+
+
+def test_hoist_inputs_survives_the_config():
+    layer = LSTM(4, hoist_inputs=True)
+    assert LSTM.from_config(layer.get_config()).hoist_inputs is True
+    assert LSTM(4).get_config()["hoist_inputs"] is False
