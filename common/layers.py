@@ -14,6 +14,7 @@ built from keras.layers.LSTM.
 the input kernel once per time step, at the batch size; hoisted, it is one product over all
 B x T tokens before the recurrence, which runs near the CPU's peak matmul rate, and only
 h @ recurrent_kernel stays in the loop. Same weights and same outputs (up to float rounding).
+Where a GPU is present the layer keeps the stock path (cuDNN does this and more).
 """
 
 from __future__ import annotations
@@ -22,6 +23,19 @@ import keras
 from keras.src import backend as keras_backend  # rnn(): the loop stock RNN layers run on
 
 STATE_PREFIX = "rnn_state"  # the name of every carried-state variable of the layers here
+
+
+def _gpu_present() -> bool:
+    """Whether the backend computes on a GPU (where stock Keras LSTMs take the cuDNN path)."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_logical_devices("GPU"))
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.default_backend() == "gpu"
+    return False
 
 
 @keras.saving.register_keras_serializable(package="iss_rnns")
@@ -37,7 +51,7 @@ class LSTM(keras.layers.LSTM):
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         cell = self.cell
-        if not self.hoist_inputs or mask is not None or cell.dropout or cell.recurrent_dropout:
+        if not self.hoist_inputs or mask is not None or cell.dropout or cell.recurrent_dropout or _gpu_present():
             return super().inner_loop(sequences, initial_state, mask, training=training)
         ops = keras.ops
         inputs_projected = ops.matmul(sequences, cell.kernel)  # [B, T, 4H] in one product

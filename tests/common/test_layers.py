@@ -40,3 +40,18 @@ def test_hoist_inputs_survives_the_config():
     layer = LSTM(4, hoist_inputs=True)
     assert LSTM.from_config(layer.get_config()).hoist_inputs is True
     assert LSTM(4).get_config()["hoist_inputs"] is False
+
+
+def test_the_loop_reads_the_projected_inputs(monkeypatch):
+    """Hoisted, the recurrence runs over [B, T, 4H] pre-activations (one input product), not over the inputs."""
+    import common.layers
+
+    if common.layers._gpu_present():
+        pytest.skip("on a GPU the layer keeps the stock (cuDNN) path")
+    seen = []
+    real_rnn = common.layers.keras_backend.rnn
+    monkeypatch.setattr(common.layers.keras_backend, "rnn", lambda step, inputs, *a, **k: seen.append(
+        tuple(inputs.shape)) or real_rnn(step, inputs, *a, **k))
+    x = np.zeros((2, 3, 5), "float32")
+    LSTM(6, hoist_inputs=True)(x)
+    assert seen == [(2, 3, 24)]
