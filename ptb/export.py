@@ -36,6 +36,8 @@ flags.DEFINE_bool("hoist_inputs", False, "Multiply each LSTM's input kernel once
 @exit_on_user_error("ptb.export")
 def main(argv):
     del argv
+    if FLAGS.int8 and "tflite" not in FLAGS.formats:
+        raise app.UsageError("--int8 writes a TFLite model: add --formats=tflite")
     model, config, vocab = deployment_model(FLAGS.restore_path, FLAGS.batch_size, FLAGS.num_steps, FLAGS.hoist_inputs)
     sample = np.random.default_rng(0).integers(0, vocab, size=(FLAGS.batch_size, FLAGS.num_steps)).astype("int32")
     report = export_model(model, FLAGS.output, sample, formats=tuple(FLAGS.formats), int8=FLAGS.int8)
