@@ -17,6 +17,9 @@ FLAGS = flags.FLAGS
 PTB_TRAIN_TOKENS = 929_589  # words + <eos> of ptb.train.txt
 flags.DEFINE_enum("model", "small", sorted(PRESETS), "Preset: small, medium, large, sparselarge or test.")
 flags.DEFINE_string("config_file", None, "iss-rnns JSON config: lr, L1, dropout, group Lasso.")
+flags.DEFINE_integer("num_layers", None, "Stacked LSTMs (default: the preset's 2).", lower_bound=1)
+flags.DEFINE_integer("hidden_size", None, "Embedding width, and every LSTM's unless --hidden_size1/2 (default: the "
+                     "preset's); e.g. --num_layers=1 --hidden_size=256 is the setup of Lobacheva et al.", lower_bound=1)
 flags.DEFINE_integer("hidden_size1", None, "Width of the first LSTM (direct design).", lower_bound=1)
 flags.DEFINE_integer("hidden_size2", None, "Width of the second LSTM (direct design).", lower_bound=1)
 flags.DEFINE_integer("max_max_epoch", None, "Number of epochs (default: the preset's).", lower_bound=1)
@@ -44,6 +47,9 @@ def resolve_config():
     config = PRESETS[FLAGS.model]
     if FLAGS.config_file:
         config = apply_config_file(config, FLAGS.config_file)
+    for key in ("num_layers", "hidden_size"):
+        if getattr(FLAGS, key) is not None:
+            config = dataclasses.replace(config, **{key: getattr(FLAGS, key)})
     changes = {"optimizer": FLAGS.optimizer, "freeze_mode": FLAGS.freeze_mode}
     sizes = (FLAGS.hidden_size1, FLAGS.hidden_size2)
     if any(s is not None for s in sizes):

@@ -153,15 +153,17 @@ def test_method_flag_checks_its_config(tmp_path, tiny_corpus, args, message):
     assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_bayes_structured_run_reports_what_survives(tmp_path, tiny_corpus):
+@pytest.mark.parametrize("layers, width", [(2, 16), (1, 12)])  # 1 layer: the setup of Lobacheva et al.
+def test_bayes_structured_run_reports_what_survives(tmp_path, tiny_corpus, layers, width):
     save = tmp_path / "bayes"
     run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={save}", "--method=bayes_structured",
-        "--kl_weight=0.001", "--max_max_epoch=1", "--verbose=0")
+        "--kl_weight=0.001", "--max_max_epoch=1", "--verbose=0", f"--num_layers={layers}", f"--hidden_size={width}")
     results = json.loads((save / "results.json").read_text())
-    assert set(results["structure"]) == {"lstm_0", "lstm_1"} and results["config"]["kl_weight"] == 0.001
+    assert set(results["structure"]) == {f"lstm_{i}" for i in range(layers)} and results["config"]["kl_weight"] == 0.001
+    assert (results["config"]["num_layers"], results["config"]["hidden_size"]) == (layers, width)
     layer = results["structure"]["lstm_0"]
-    assert layer["units"] == 16 and set(layer["gates"]) == {"input_gate", "forget_gate", "cell_update", "output_gate"}
-    assert 0 < layer["weights"] <= layer["weights_total"] == 16 * 64 * 2
+    assert layer["units"] == width and set(layer["gates"]) == {"input_gate", "forget_gate", "cell_update", "output_gate"}
+    assert 0 < layer["weights"] <= layer["weights_total"] == width * 4 * width * 2
     assert results["test_ppl"] < 13  # uniform over the 13 types: it learns something in one epoch
     out = tmp_path / "dense"
     proc = run("ptb.extract", f"--restore_path={save}", f"--output={out}")  # into stock LSTMs
