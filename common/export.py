@@ -13,6 +13,8 @@ import os
 import keras
 import numpy as np
 
+from common.errors import ConfigError
+
 
 def _tensorflow():
     try:
@@ -50,7 +52,15 @@ def to_tflite(saved_model_dir: str, int8: bool = False) -> bytes:
 
 
 def export_model(model, output_dir: str, sample, formats=("keras", "saved_model", "tflite"), int8: bool = False) -> dict:
-    """Write the model in each format to output_dir; returns {format: {"path", "max_abs_diff"}}."""
+    """Write the model in each format to output_dir; returns {format: {"path", "max_abs_diff"}}.
+
+    TFLite needs the TensorFlow backend: a JAX-backend SavedModel carries the layers' random-seed
+    state as uint32 variables, which the converter refuses. The weights are the same on both
+    backends, so export with KERAS_BACKEND=tensorflow.
+    """
+    if "tflite" in formats and keras.backend.backend() != "tensorflow":
+        raise ConfigError(f"TFLite export runs on the TensorFlow backend, not {keras.backend.backend()!r}: "
+                          "run with KERAS_BACKEND=tensorflow (the model's weights are the same)")
     os.makedirs(output_dir, exist_ok=True)
     expected = np.asarray(model.predict_on_batch(sample))
     report = {}

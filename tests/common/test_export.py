@@ -2,6 +2,7 @@ import keras
 import numpy as np
 import pytest
 
+from common.errors import ConfigError
 from common.export import export_model
 
 
@@ -19,3 +20,11 @@ def test_every_export_gives_the_keras_outputs(tmp_path):
     assert report["keras"]["max_abs_diff"] == 0 and report["saved_model"]["max_abs_diff"] < 1e-6
     assert report["tflite"]["max_abs_diff"] < 1e-5 and report["tflite_int8"]["max_abs_diff"] < 0.05
     assert report["tflite_int8"]["bytes"] < report["tflite"]["bytes"]
+
+
+def test_tflite_on_another_backend_is_refused_with_the_way_out(tmp_path):
+    if keras.backend.backend() == "tensorflow":
+        pytest.skip("the refusal is for the other backends")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    with pytest.raises(ConfigError, match="KERAS_BACKEND=tensorflow"):
+        export_model(model, str(tmp_path), np.zeros((1, 3), "float32"))
