@@ -7,7 +7,9 @@ The exported model reads one window of token ids [batch_size, num_steps] and ret
 [batch_size, num_steps, vocab]; it is stateless and unrolled (the TFLite converter cannot lower
 the LSTM's loop), so each window starts from a zero state. A sparse run is extracted to its dense
 form first, as ptb.extract does. export.json records each file and its largest absolute output
-difference from the Keras model on a random window.
+difference from the Keras model on a random window; with --data_path, also each format's test
+perplexity as the exported model computes it (every window from a zero state, so above the
+stateful perplexity of ptb.evaluate), which shows what int8 weights cost.
 """
 
 import json
@@ -17,8 +19,11 @@ import numpy as np
 from absl import app, flags
 
 from common.cli import exit_on_user_error
-from common.export import export_model
+from common.errors import DataError
+from common.export import export_model, tflite_runner
+from common.lm import batch_windows
 from ptb.model import deployment_model
+from ptb.reader import load_ptb
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("restore_path", None, "A ptb run: a train save_path (sparse runs are extracted) or an extract output.",
@@ -29,8 +34,30 @@ flags.DEFINE_integer("num_steps", 35, "Tokens per window of the exported model."
 flags.DEFINE_multi_enum("formats", ["keras", "saved_model", "tflite"], ["keras", "saved_model", "tflite"],
                         "Formats to write (repeat the flag).")
 flags.DEFINE_bool("int8", False, "Also write a TFLite model with dynamic-range int8 weights.")
+flags.DEFINE_string("data_path", None, "PTB folder: also report every format's test perplexity, window by window.")
 flags.DEFINE_bool("hoist_inputs", False, "Multiply each LSTM's input kernel once per window instead of once per "
                   "step: faster on CPUs, same outputs (common.layers.LSTM(hoist_inputs=True)).")
+
+
+def window_perplexity(predict, ids, batch_size: int, num_steps: int) -> float:
+    """exp(mean token cross-entropy) of `predict` (tokens [B, T] -> logits) over ids, each window from a zero state."""
+    x, y, w = batch_windows(ids, batch_size, num_steps, pad=True)
+    total = 0.0
+    for i in range(0, len(x), batch_size):
+        logits = np.asarray(predict(x[i : i + batch_size]), np.float64)
+        logits -= logits.max(axis=-1, keepdims=True)
+        log_probs = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+        total -= (np.take_along_axis(log_probs, y[i : i + batch_size, :, None], axis=-1)[..., 0] * w[i : i + batch_size]).sum()
+    return float(np.exp(total / w.sum()))
+
+
+def _perplexities(model, report, ids, batch_size, num_steps) -> dict:
+    predict = {"keras": model.predict_on_batch}
+    for name in ("tflite", "tflite_int8"):
+        if name in report:
+            with open(report[name]["path"], "rb") as f:
+                predict[name] = tflite_runner(f.read(), (batch_size, num_steps))
+    return {name: window_perplexity(fn, ids, batch_size, num_steps) for name, fn in predict.items()}
 
 
 @exit_on_user_error("ptb.export")
@@ -38,12 +65,18 @@ def main(argv):
     del argv
     if FLAGS.int8 and "tflite" not in FLAGS.formats:
         raise app.UsageError("--int8 writes a TFLite model: add --formats=tflite")
+    splits, words = load_ptb(FLAGS.data_path) if FLAGS.data_path else ({}, None)  # a bad folder fails first
     model, config, vocab = deployment_model(FLAGS.restore_path, FLAGS.batch_size, FLAGS.num_steps, FLAGS.hoist_inputs)
+    if words is not None and len(words) != vocab:
+        raise DataError(f"{FLAGS.data_path} has {len(words)} word types, the run was trained on {vocab}: not its data")
     sample = np.random.default_rng(0).integers(0, vocab, size=(FLAGS.batch_size, FLAGS.num_steps)).astype("int32")
     report = export_model(model, FLAGS.output, sample, formats=tuple(FLAGS.formats), int8=FLAGS.int8)
     summary = {"restore_path": os.path.abspath(FLAGS.restore_path), "lstm_sizes": list(config.lstm_sizes),
                "embedding_size": config.hidden_size, "vocab_size": vocab, "batch_size": FLAGS.batch_size,
                "num_steps": FLAGS.num_steps, "hoist_inputs": FLAGS.hoist_inputs, "exports": report}
+    if splits:
+        summary["test_ppl_zero_state_windows"] = _perplexities(model, report, splits["test"], FLAGS.batch_size,
+                                                               FLAGS.num_steps)
     with open(os.path.join(FLAGS.output, "export.json"), "w") as f:
         json.dump(summary, f, indent=1)
     print(f"LSTM sizes {list(config.lstm_sizes)}, embedding {config.hidden_size}, vocabulary {vocab}; "
@@ -51,6 +84,8 @@ def main(argv):
     for name, entry in report.items():
         size = f", {entry['bytes']:,} bytes" if "bytes" in entry else ""
         print(f"{name}: {entry['path']}{size}; max |output - Keras output| = {entry['max_abs_diff']:.2e}")
+    for name, ppl in summary.get("test_ppl_zero_state_windows", {}).items():
+        print(f"{name}: test perplexity {ppl:.3f} (each {FLAGS.num_steps}-token window from a zero state)")
 
 
 if __name__ == "__main__":

@@ -75,6 +75,8 @@ CASES = [
     ("rhns.evaluate", ["--restore_path={root}/ptb_run", "--data_path={root}/ptb"], "holds a ptb run"),
     ("ptb.extract", ["--restore_path={root}/ptb", "--output={root}/out"], "no config.json"),
     ("ptb.export", ["--restore_path={root}/missing", "--output={root}/out"], "no config.json"),
+    ("ptb.export", ["--restore_path={root}/ptb_run", "--output={root}/out", "--data_path={root}/missing"],
+     "data directory not found"),
     ("bidaf.evaluate", ["--restore_path={root}/missing"], "no config.json"),
     ("bidaf.evaluate_squad", ["{root}/squad/dev-v1.1.json", "{root}/preds.json"], "expected a JSON object"),
     ("bidaf.evaluate_squad", ["{root}/squad/dev-v1.1.json", "{root}/malformed.json"], "malformed JSON"),

@@ -59,18 +59,22 @@ def test_iss_run_extracts_a_compact_model_with_the_same_perplexity(tmp_path, tin
     assert abs(value(sparse, "Test Perplexity:") - value(compact, "Test Perplexity:")) < 0.01
     assert abs(value(sparse, "Test Perplexity:") - results["test_ppl"]) < 0.01
     assert abs(value(sparse, "Valid Perplexity:") - value(compact, "Valid Perplexity:")) < 0.01
-    _check_export(save, out, tmp_path / "deploy", results["hidden_sizes"])
+    _check_export(save, out, tmp_path / "deploy", results["hidden_sizes"], tiny_corpus)
 
 
-def _check_export(sparse_run, compact_run, deploy, hidden_sizes):
+def _check_export(sparse_run, compact_run, deploy, hidden_sizes, corpus):
     """ptb.export of the sparse run: every format gives the extracted model's logits for a window from zero state."""
-    proc = run("ptb.export", f"--restore_path={sparse_run}", f"--output={deploy}", "--num_steps=5", "--int8", "--hoist_inputs")
+    proc = run("ptb.export", f"--restore_path={sparse_run}", f"--output={deploy}", "--num_steps=5", "--int8", "--hoist_inputs",
+               f"--data_path={corpus}")
     report = json.loads((deploy / "export.json").read_text())
     assert report["lstm_sizes"] == hidden_sizes and "tflite_int8" in proc.stdout
     assert set(report["exports"]) == {"keras", "saved_model", "tflite", "tflite_int8"}
     for name in ("keras", "saved_model", "tflite"):
         assert report["exports"][name]["max_abs_diff"] < 1e-4, (name, report["exports"][name])
     assert (deploy / "model.tflite").stat().st_size > 1000 and (deploy / "model_int8.tflite").exists()
+    ppl = report["test_ppl_zero_state_windows"]
+    assert set(ppl) == {"keras", "tflite", "tflite_int8"} and 1 < ppl["keras"] < 6, ppl
+    assert ppl["tflite"] == pytest.approx(ppl["keras"], rel=1e-4) and "test perplexity" in proc.stdout
     import keras
     import numpy as np
 
