@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# One language-model run (ptb: Table 1; rhns: the RHN runs) on the lent GPU machine, all inside one
+# device command: train (resuming a run that an earlier command left on the machine), then
+# evaluate, extract the compact model and evaluate it, and copy the small files (log, config,
+# results, kept unit indices) to $OUT: the large checkpoints are too big to come back.
+#
+#   KERAS_BACKEND=jax OUT=$OUT bash benchmarks/device_run.sh large --model=large
+#   KERAS_BACKEND=jax OUT=$OUT bash benchmarks/device_run.sh iss --model=sparselarge \
+#       --config_file=ptb/configs/structure_grouplasso.json
+#   KERAS_BACKEND=jax OUT=$OUT TASK=rhns bash benchmarks/device_run.sh rhn_iss --model=ptb_iss_sota
+#
+# TASK (default ptb) is the task package; DATA (default .data/ptb) the PTB folder; BUDGET_S
+# (default 540) stops training before the command's limit; a stopped run is resumed by calling
+# the script again with the same name.
+set -uo pipefail
+name=${1:?run name}; shift
+task=${TASK:-ptb}; data=${DATA:-.data/ptb}; out=${OUT:?set OUT}; budget=${BUDGET_S:-540}
+run=runs/device/$name
+mkdir -p "$out/$name" "$run"
+start=$(date +%s)
+timeout "$budget" python -m "$task.train" --data_path="$data" --save_path="$run" --verbose=2 "$@" 2>&1 | tee -a "$run/train.log"
+status=${PIPESTATUS[0]}
+echo "train exit $status after $(( $(date +%s) - start )) s" | tee -a "$run/train.log"
+cp "$run/log.csv" "$run/config.json" "$run/train.log" "$out/$name/" 2>/dev/null
+if [ -f "$run/results.json" ]; then
+  python -m "$task.extract" --restore_path="$run" --output="${run}_compact" 2>&1 | tee "$out/$name/extract.log"
+  python -m "$task.evaluate" --restore_path="${run}_compact" --data_path="$data" 2>&1 | tee "$out/$name/compact_evaluate.log"
+  cp "$run/results.json" "${run}_compact/kept_units.npz" "$out/$name/"
+fi
+exit "$status"
