@@ -12,9 +12,12 @@ built from keras.layers.LSTM.
 
 `LSTM(hoist_inputs=True)` is for inference without cuDNN (CPU, TFLite): stock Keras multiplies
 the input kernel once per time step, at the batch size; hoisted, it is one product over all
-B x T tokens before the recurrence, which runs near the CPU's peak matmul rate, and only
-h @ recurrent_kernel stays in the loop. Same weights and same outputs (up to float rounding).
-Where a GPU is present the layer keeps the stock path (cuDNN does this and more).
+B x T tokens before the recurrence, and only h @ recurrent_kernel stays in the loop. Same weights
+and same outputs (up to float rounding). It pays where the input kernel is large (a 1500-wide
+embedding: the per-step product streams the whole kernel from memory for a batch of 10) and on
+TFLite; for narrow inputs the extra time-major copy can cost more than it saves
+(results/speedup.md). Where a GPU is present the layer keeps the stock path (cuDNN does this and
+more).
 """
 
 from __future__ import annotations
@@ -54,9 +57,10 @@ class LSTM(keras.layers.LSTM):
         if not self.hoist_inputs or mask is not None or cell.dropout or cell.recurrent_dropout or _gpu_present():
             return super().inner_loop(sequences, initial_state, mask, training=training)
         ops = keras.ops
-        inputs_projected = ops.matmul(sequences, cell.kernel)  # [B, T, 4H] in one product
+        time_major = ops.transpose(sequences, (1, 0, 2))  # [T, B, D]: the narrow tensor is the one moved
+        projected = ops.matmul(time_major, cell.kernel)  # [T, B, 4H] in one product
         if cell.use_bias:
-            inputs_projected = inputs_projected + cell.bias
+            projected = projected + cell.bias
 
         def step(z_inputs, states):
             h, c = states
@@ -66,9 +70,10 @@ class LSTM(keras.layers.LSTM):
             h = cell.recurrent_activation(z_o) * cell.activation(c)
             return h, [h, c]
 
-        return keras_backend.rnn(step, inputs_projected, list(initial_state), go_backwards=self.go_backwards,
-                               unroll=self.unroll, input_length=sequences.shape[1],
-                               return_all_outputs=self.return_sequences)
+        last, outputs, states = keras_backend.rnn(step, projected, list(initial_state), go_backwards=self.go_backwards,
+                                                  unroll=self.unroll, input_length=sequences.shape[1], time_major=True,
+                                                  return_all_outputs=self.return_sequences)
+        return last, ops.transpose(outputs, (1, 0, 2)), states
 
     def _create_state_variables(self, batch_size):
         self.states = [

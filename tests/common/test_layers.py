@@ -7,9 +7,10 @@ import pytest
 from common.layers import LSTM
 
 
-def _pair(input_shape, **kwargs):
+def _pair(input_shape, return_sequences=True, **kwargs):
     """A stock and a hoisted layer with the same weights (the trainable ones: a stateful layer's state is its own)."""
-    stock, hoisted = LSTM(6, return_sequences=True, **kwargs), LSTM(6, return_sequences=True, hoist_inputs=True, **kwargs)
+    stock = LSTM(6, return_sequences=return_sequences, **kwargs)
+    hoisted = LSTM(6, return_sequences=return_sequences, hoist_inputs=True, **kwargs)
     stock.build(input_shape)
     hoisted.build(input_shape)
     for target, source in zip(hoisted.trainable_weights, stock.trainable_weights, strict=True):
@@ -17,13 +18,15 @@ def _pair(input_shape, **kwargs):
     return stock, hoisted
 
 
-@pytest.mark.parametrize("unroll,go_backwards", [(False, False), (True, True)])
-def test_hoisted_inputs_give_the_stock_outputs(unroll, go_backwards):
+@pytest.mark.parametrize("unroll,go_backwards,return_sequences", [(False, False, True), (True, True, True), (False, False, False)])
+def test_hoisted_inputs_give_the_stock_outputs(unroll, go_backwards, return_sequences):
     x = np.random.default_rng(0).normal(size=(3, 7, 5)).astype("float32")
-    stock, hoisted = _pair(x.shape, unroll=unroll, go_backwards=go_backwards, bias_initializer="random_normal")
+    stock, hoisted = _pair(x.shape, return_sequences, unroll=unroll, go_backwards=go_backwards, bias_initializer="random_normal")
     expected = keras.ops.convert_to_numpy(stock(x))
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(hoisted(x)), expected, atol=1e-6)
-    assert not np.allclose(expected[:, :, 0], expected[:, :, 1])  # a real, non-degenerate output
+    got = keras.ops.convert_to_numpy(hoisted(x))
+    assert got.shape == expected.shape == ((3, 7, 6) if return_sequences else (3, 6))
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+    assert not np.allclose(expected[..., 0], expected[..., 1])  # a real, non-degenerate output
 
 
 def test_hoisted_stateful_layer_carries_its_state():
@@ -43,7 +46,7 @@ def test_hoist_inputs_survives_the_config():
 
 
 def test_the_loop_reads_the_projected_inputs(monkeypatch):
-    """Hoisted, the recurrence runs over [B, T, 4H] pre-activations (one input product), not over the inputs."""
+    """Hoisted, the recurrence runs over [T, B, 4H] pre-activations (one input product), not over the inputs."""
     import common.layers
 
     if common.layers._gpu_present():
@@ -54,4 +57,4 @@ def test_the_loop_reads_the_projected_inputs(monkeypatch):
         tuple(inputs.shape)) or real_rnn(step, inputs, *a, **k))
     x = np.zeros((2, 3, 5), "float32")
     LSTM(6, hoist_inputs=True)(x)
-    assert seen == [(2, 3, 24)]
+    assert seen == [(3, 2, 24)]  # time-major [T, B, 4H]
