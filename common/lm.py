@@ -70,6 +70,18 @@ def copy_trainable_weights(source, target) -> None:
         b.assign(a.numpy())  # a copy: on JAX, sharing the buffer lets the next step donate (delete) it
 
 
+def window_perplexity(predict, ids, batch_size: int, num_steps: int) -> float:
+    """exp(mean token cross-entropy) of `predict` (tokens [B, T] -> logits) over ids, each window from a zero state."""
+    x, y, w = batch_windows(ids, batch_size, num_steps, pad=True)
+    total = 0.0
+    for i in range(0, len(x), batch_size):
+        logits = np.asarray(predict(x[i : i + batch_size]), np.float64)
+        logits -= logits.max(axis=-1, keepdims=True)
+        log_probs = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+        total -= (np.take_along_axis(log_probs, y[i : i + batch_size, :, None], axis=-1)[..., 0] * w[i : i + batch_size]).sum()
+    return float(np.exp(total / w.sum()))
+
+
 class PerplexityEvaluator:
     """Perplexity of a token stream, with the state carried throughout.
 

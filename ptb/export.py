@@ -21,7 +21,7 @@ from absl import app, flags
 from common.cli import exit_on_user_error
 from common.errors import DataError
 from common.export import export_model, tflite_runner
-from common.lm import batch_windows
+from common.lm import window_perplexity
 from ptb.model import deployment_model
 from ptb.reader import load_ptb
 
@@ -37,18 +37,6 @@ flags.DEFINE_bool("int8", False, "Also write a TFLite model with dynamic-range i
 flags.DEFINE_string("data_path", None, "PTB folder: also report every format's test perplexity, window by window.")
 flags.DEFINE_bool("hoist_inputs", False, "Multiply each LSTM's input kernel once per window instead of once per "
                   "step: faster on CPUs, same outputs (common.layers.LSTM(hoist_inputs=True)).")
-
-
-def window_perplexity(predict, ids, batch_size: int, num_steps: int) -> float:
-    """exp(mean token cross-entropy) of `predict` (tokens [B, T] -> logits) over ids, each window from a zero state."""
-    x, y, w = batch_windows(ids, batch_size, num_steps, pad=True)
-    total = 0.0
-    for i in range(0, len(x), batch_size):
-        logits = np.asarray(predict(x[i : i + batch_size]), np.float64)
-        logits -= logits.max(axis=-1, keepdims=True)
-        log_probs = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
-        total -= (np.take_along_axis(log_probs, y[i : i + batch_size, :, None], axis=-1)[..., 0] * w[i : i + batch_size]).sum()
-    return float(np.exp(total / w.sum()))
 
 
 def _perplexities(model, report, ids, batch_size, num_steps) -> dict:

@@ -1,11 +1,11 @@
-"""ptb.export's perplexity of an exported model: windows from a zero state, scored as Keras scores tokens."""
+"""The perplexity ptb.export reports for an exported model: windows from a zero state, scored as Keras scores tokens."""
 
 import keras
 import numpy as np
 import pytest
 
+from common.lm import window_perplexity
 from ptb.config import PRESETS
-from ptb.export import window_perplexity
 from ptb.model import window_model
 
 
