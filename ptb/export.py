@@ -36,7 +36,8 @@ flags.DEFINE_multi_enum("formats", ["keras", "saved_model", "tflite"], ["keras",
 flags.DEFINE_bool("int8", False, "Also write a TFLite model with dynamic-range int8 weights.")
 flags.DEFINE_string("data_path", None, "PTB folder: also report every format's test perplexity, window by window.")
 flags.DEFINE_bool("hoist_inputs", False, "Multiply each LSTM's input kernel once per window instead of once per "
-                  "step: faster on CPUs, same outputs (common.layers.LSTM(hoist_inputs=True)).")
+                  "step: same outputs, faster on CPUs and TFLite for wide inputs, no gain for small models "
+                  "(common.layers.LSTM(hoist_inputs=True); results/speedup.md).")
 
 
 def _perplexities(model, report, ids, batch_size, num_steps) -> dict:
