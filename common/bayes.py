@@ -22,7 +22,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from common.layers import ScannedRNN
+from common.layers import ScannedRNN, lstm_update
 
 K1, K2, K3 = 0.63576, 1.87320, 1.48695
 LOG_ALPHA_THRESHOLD = 3.0
@@ -107,16 +107,12 @@ class BayesianLSTM(ScannedRNN):
 
     def call(self, inputs, training=False):
         w = {n: self._value(n, training) for n in self.STOCHASTIC}
-        h_units = self.units
         x_part = ops.einsum("btd,de->bte", inputs * w["input_neurons"], w["kernel"])
 
         def step(states, x_t):
             h, c = states
             pre = (x_t + ops.matmul(h * w["hidden_neurons"], w["recurrent_kernel"])) * w["gate_preactivations"] + self.bias
-            i, f, g, o = (pre[:, k * h_units : (k + 1) * h_units] for k in range(4))
-            c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
-            h = ops.sigmoid(o) * ops.tanh(c)
-            return [h, c]
+            return list(lstm_update(pre, c))
 
         return self._scan(step, ops.transpose(x_part, (1, 0, 2)), ops.shape(inputs)[0], inputs.dtype)
 

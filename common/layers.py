@@ -28,6 +28,13 @@ from keras.src import backend as keras_backend  # rnn(): the loop stock RNN laye
 STATE_PREFIX = "rnn_state"  # the name of every carried-state variable of the layers here
 
 
+def lstm_update(z, c, activation=keras.ops.tanh, recurrent_activation=keras.ops.sigmoid):
+    """(h, c) of one LSTM step from its gate pre-activations z = [i, f, c~, o] (Keras' order) and the old c."""
+    z_i, z_f, z_c, z_o = keras.ops.split(z, 4, axis=-1)
+    c = recurrent_activation(z_f) * c + recurrent_activation(z_i) * activation(z_c)
+    return recurrent_activation(z_o) * activation(c), c
+
+
 def _gpu_present() -> bool:
     """Whether the backend computes on a GPU (where stock Keras LSTMs take the cuDNN path)."""
     if keras.backend.backend() == "tensorflow":
@@ -64,10 +71,7 @@ class LSTM(keras.layers.LSTM):
 
         def step(z_inputs, states):
             h, c = states
-            z = z_inputs + ops.matmul(h, cell.recurrent_kernel)
-            z_i, z_f, z_c, z_o = ops.split(z, 4, axis=-1)  # Keras' gate order
-            c = cell.recurrent_activation(z_f) * c + cell.recurrent_activation(z_i) * cell.activation(z_c)
-            h = cell.recurrent_activation(z_o) * cell.activation(c)
+            h, c = lstm_update(z_inputs + ops.matmul(h, cell.recurrent_kernel), c, cell.activation, cell.recurrent_activation)
             return h, [h, c]
 
         last, outputs, states = keras_backend.rnn(step, projected, list(initial_state), go_backwards=self.go_backwards,
