@@ -30,6 +30,7 @@ from common.experiment import (
     compact_summary,
     compact_values,
     device_description,
+    load_weights_file,
     load_weights_into,
     read_run_config,
     resume,
@@ -232,10 +233,7 @@ def _load_final(model, run_path):
     path = os.path.join(run_path, FINAL_WEIGHTS)
     if not os.path.isfile(path):
         return load_weights_into(model, run_path)
-    try:
-        model.load_weights(path)
-    except ValueError as e:
-        raise RestoreError(f"{path} does not fit this model's architecture: {e}") from None
+    load_weights_file(model, path)
 
 
 def restore(run_path: str, data_dir: str | None = None):

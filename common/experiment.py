@@ -18,6 +18,7 @@ import json
 import os
 import platform
 import time
+import warnings
 from typing import Callable
 
 import keras
@@ -104,16 +105,32 @@ def read_run_config(task: LanguageModelTask, run_path: str):
     return task.config_type.from_json(saved["config"]), saved
 
 
-def load_weights_into(model, run_path: str) -> dict:
+def load_weights_into(model, run_path: str, with_optimizer: bool = False) -> dict:
+    """Load run_path's last checkpoint (see load_weights_file); the checkpoint's loop state."""
     found = loop.latest_checkpoint(run_path)
     if found is None:
         raise RestoreError(f"no complete checkpoint in {run_path}")
     state, weights = found
-    try:
-        model.load_weights(weights)
-    except ValueError as e:
-        raise RestoreError(f"checkpoint in {run_path} does not fit this model's architecture: {e}") from None
+    load_weights_file(model, weights, with_optimizer, described_as=f"checkpoint in {run_path}")
     return state
+
+
+def load_weights_file(model, path: str, with_optimizer: bool = False, described_as: str = "") -> None:
+    """Load a weights file; its optimizer state too when resuming (with_optimizer).
+
+    Without it (fine-tuning, evaluation) the optimizer starts fresh, so Keras' notice that it
+    skipped the saved optimizer variables is expected and silenced.
+    """
+    optimizer = getattr(model, "optimizer", None)
+    if with_optimizer and optimizer is not None and not optimizer.built:
+        optimizer.build(model.trainable_variables)
+    try:
+        with warnings.catch_warnings():
+            if not with_optimizer:
+                warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            model.load_weights(path)
+    except ValueError as e:
+        raise RestoreError(f"{described_as or path} does not fit this model's architecture: {e}") from None
 
 
 def compact_values(model, groups, allow_empty: bool = False):
@@ -174,7 +191,7 @@ def resume(task, model, config, save_path: str, vocab_size: int | None = None) -
             f"{save_path} holds a run with a different config or data; resume with the same "
             "flags, or choose another --save_path"
         )
-    state = load_weights_into(model, save_path)
+    state = load_weights_into(model, save_path, with_optimizer=True)
     loop.restore_loop_state(model, save_path)
     logging.info("Resuming from %s after epoch %d", save_path, state["epoch"])
     return state["epoch"], state.get("wall_s", 0.0)

@@ -138,7 +138,8 @@ def test_set_run_keeps_its_sparsity_and_resumes_like_an_uninterrupted_one(tmp_pa
     args = ["--model=test", f"--data_path={tiny_corpus}", "--verbose=0", "--method=set", "--set_epsilon=2", "--set_zeta=0.3"]
     run("ptb.train", *args, f"--save_path={tmp_path / 'straight'}", "--max_max_epoch=2")
     run("ptb.train", *args, f"--save_path={tmp_path / 'stopped'}", "--max_max_epoch=1")
-    run("ptb.train", *args, f"--save_path={tmp_path / 'stopped'}", "--max_max_epoch=2")
+    proc = run("ptb.train", *args, f"--save_path={tmp_path / 'stopped'}", "--max_max_epoch=2")
+    assert "Skipping variable loading" not in proc.stderr  # the Adam moments load with the weights
     a = json.loads((tmp_path / "straight" / "results.json").read_text())
     b = json.loads((tmp_path / "stopped" / "results.json").read_text())
     assert abs(a["test_ppl"] - b["test_ppl"]) < 1e-3 and a["nonzero_weights"] == b["nonzero_weights"]
@@ -201,7 +202,8 @@ def test_resume_restores_optimizer_and_dropout_state(tmp_path, tiny_corpus):
     args = ["--model=test", f"--data_path={tiny_corpus}", "--verbose=0", "--optimizer=adam", f"--config_file={config}"]
     run("ptb.train", *args, f"--save_path={tmp_path / 'straight'}", "--max_max_epoch=2")
     run("ptb.train", *args, f"--save_path={tmp_path / 'stopped'}", "--max_max_epoch=1")
-    run("ptb.train", *args, f"--save_path={tmp_path / 'stopped'}", "--max_max_epoch=2")
+    proc = run("ptb.train", *args, f"--save_path={tmp_path / 'stopped'}", "--max_max_epoch=2")
+    assert "Skipping variable loading" not in proc.stderr  # the Adam moments load with the weights
     a = json.loads((tmp_path / "straight" / "results.json").read_text())
     b = json.loads((tmp_path / "stopped" / "results.json").read_text())
     assert abs(a["test_ppl"] - b["test_ppl"]) < 1e-3 and abs(a["valid_ppl"] - b["valid_ppl"]) < 1e-3
