@@ -30,10 +30,14 @@ def row(name: str, r: dict, inference: dict | None = None) -> str:
     total, nonzero = r["weights"], r.get("nonzero_weights")
     structure = r.get("structure")
     if structure:  # Bayesian: what survives at evaluation (means with log alpha <= 3)
-        units = ", ".join(f"{s['hidden_neurons']}/{s['units']}" for s in structure.values())
-        kept = sum(s["weights"] for s in structure.values())
-        lstm_total = sum(s["weights_total"] for s in structure.values())
-        weights = f"LSTM weights kept {kept:,} / {lstm_total:,}"
+        lstms = [s for s in structure.values() if "units" in s]
+        units = ", ".join(f"{s['hidden_neurons']}/{s['units']}" for s in lstms)
+        if "model" in structure:  # non-zeros of the extracted model against the dense model's weights
+            kept, total = structure["model"]["weights"], structure["model"]["weights_total"]
+            weights = f"{kept:,} non-zero / {total:,} ({total / kept:.1f}x)"
+        else:  # runs from before the whole-model count
+            kept, lstm_total = sum(s["weights"] for s in lstms), sum(s["weights_total"] for s in lstms)
+            weights = f"LSTM weights kept {kept:,} / {lstm_total:,}"
     else:
         units = ", ".join(str(h) for h in r["hidden_sizes"]) or "n/a (no ISS groups)"
         # runs from before results.json counted non-zeros report the compact model's weights only

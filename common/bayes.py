@@ -12,6 +12,10 @@ preactivation of each unit. A zero z_h[j] removes hidden unit j from the recurre
 z_gate entry makes that gate of that unit a constant, sigmoid(b) (or tanh(b)). Weights are
 sampled once per batch (the same for every time step, as the recurrence shares them).
 
+BayesianEmbedding and BayesianDense carry the same weight posterior (no group variables) for the
+"every layer" variant, where the embedding and the softmax are sparsified too, as in their
+language-model runs whose compression counts every weight.
+
 Negative KL of the log-uniform prior, up to a constant (Molchanov et al., Eq. 14):
     -KL ~= k1 sigmoid(k2 + k3 log alpha) - 0.5 log(1 + 1/alpha) - k1,  k1, k2, k3 = 0.63576, 1.87320, 1.48695
 """
@@ -63,8 +67,43 @@ class LogUniformKL:
         return self.strength * sum(kl_log_uniform(values[mu], values[ls2]) for mu, ls2 in self.pairs)
 
 
+class SparseVDWeights:
+    """Mixin for a layer whose STOCHASTIC weights each have a mean `name` and a `name_log_sigma2`.
+
+    Training samples a weight once per call; evaluation uses the mean with every entry of
+    log alpha > 3 at zero.
+    """
+
+    STOCHASTIC: tuple = ()
+
+    def _init_sparse_vd(self, init_log_sigma2: float, seed: int | None) -> None:
+        self.init_log_sigma2 = float(init_log_sigma2)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def add_stochastic_weight(self, name: str, shape, initializer) -> None:
+        setattr(self, name, self.add_weight(shape=shape, initializer=initializer, name=name))
+        setattr(self, name + "_log_sigma2", self.add_weight(
+            shape=shape, initializer=keras.initializers.Constant(self.init_log_sigma2), name=name + "_log_sigma2"))
+
+    def kl_pairs(self):
+        """(mu path, log sigma^2 path) of every stochastic variable, for LogUniformKL."""
+        return [(getattr(self, n).path, getattr(self, n + "_log_sigma2").path) for n in self.STOCHASTIC]
+
+    def _value(self, name, training):
+        mu, ls2 = ops.convert_to_tensor(getattr(self, name)), ops.convert_to_tensor(getattr(self, name + "_log_sigma2"))
+        if training:
+            noise = keras.random.normal(ops.shape(mu), seed=self.seed_generator, dtype=mu.dtype)
+            return mu + ops.exp(0.5 * ls2) * noise
+        return ops.where(log_alpha(mu, ls2) < LOG_ALPHA_THRESHOLD, mu, ops.zeros_like(mu))
+
+    def _sparse_vd_config(self, config: dict) -> dict:
+        config.update(init_log_sigma2=self.init_log_sigma2, seed=self.seed)
+        return config
+
+
 @keras.saving.register_keras_serializable(package="iss_rnns")
-class BayesianLSTM(ScannedRNN):
+class BayesianLSTM(SparseVDWeights, ScannedRNN):
     """LSTM layer [B, T, D] -> [B, T, H] with sparse variational dropout on weights, neurons and gates.
 
     Training samples the weights (once per call); inference uses the means with every variable of
@@ -78,32 +117,20 @@ class BayesianLSTM(ScannedRNN):
                  init_log_sigma2: float = -10.0, seed: int | None = None, **kwargs):
         super().__init__(units, stateful=stateful, **kwargs)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.init_log_sigma2 = float(init_log_sigma2)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self._init_sparse_vd(init_log_sigma2, seed)
 
     def build(self, input_shape):
         d, h = int(input_shape[-1]), self.units
         shapes = {"kernel": (d, 4 * h), "recurrent_kernel": (h, 4 * h), "input_neurons": (d,),
                   "hidden_neurons": (h,), "gate_preactivations": (4 * h,)}
         for name, shape in shapes.items():
-            init = self.kernel_initializer if "kernel" in name else "ones"
-            setattr(self, name, self.add_weight(shape=shape, initializer=init, name=name))
-            setattr(self, name + "_log_sigma2", self.add_weight(
-                shape=shape, initializer=keras.initializers.Constant(self.init_log_sigma2), name=name + "_log_sigma2"))
+            self.add_stochastic_weight(name, shape, self.kernel_initializer if "kernel" in name else "ones")
         self.bias = self.add_weight(shape=(4 * h,), initializer="zeros", name="bias")
         self._build_states(input_shape)
 
-    def kl_pairs(self):
-        """(mu path, log sigma^2 path) of every stochastic variable, for LogUniformKL."""
-        return [(getattr(self, n).path, getattr(self, n + "_log_sigma2").path) for n in self.STOCHASTIC]
-
-    def _value(self, name, training):
-        mu, ls2 = ops.convert_to_tensor(getattr(self, name)), ops.convert_to_tensor(getattr(self, name + "_log_sigma2"))
-        if training:
-            noise = keras.random.normal(ops.shape(mu), seed=self.seed_generator, dtype=mu.dtype)
-            return mu + ops.exp(0.5 * ls2) * noise
-        return ops.where(log_alpha(mu, ls2) < LOG_ALPHA_THRESHOLD, mu, ops.zeros_like(mu))
+    def evaluation_weights(self) -> dict[str, np.ndarray]:
+        """The stock LSTM's weights by path under this layer (see stock_lstm_weights)."""
+        return {f"lstm_cell/{k}": w for k, w in stock_lstm_weights(self).items()}
 
     def call(self, inputs, training=False):
         w = {n: self._value(n, training) for n in self.STOCHASTIC}
@@ -117,9 +144,88 @@ class BayesianLSTM(ScannedRNN):
         return self._scan(step, ops.transpose(x_part, (1, 0, 2)), ops.shape(inputs)[0], inputs.dtype)
 
     def get_config(self):
-        config = super().get_config()
-        config.update(init_log_sigma2=self.init_log_sigma2, seed=self.seed,
-                      kernel_initializer=keras.initializers.serialize(self.kernel_initializer))
+        config = self._sparse_vd_config(super().get_config())
+        config.update(kernel_initializer=keras.initializers.serialize(self.kernel_initializer))
+        return config
+
+
+@keras.saving.register_keras_serializable(package="iss_rnns")
+class BayesianDense(SparseVDWeights, keras.layers.Layer):
+    """Dense layer (e.g. the softmax) whose kernel has the sparse variational dropout posterior.
+
+    The kernel is sampled once per call, as in BayesianLSTM (one matrix product per step; the local
+    reparameterization trick would cost a second one of the same size). The bias is deterministic.
+    """
+
+    STOCHASTIC = ("kernel",)
+
+    def __init__(self, units: int, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 init_log_sigma2: float = -10.0, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self._init_sparse_vd(init_log_sigma2, seed)
+
+    def build(self, input_shape):
+        self.add_stochastic_weight("kernel", (int(input_shape[-1]), self.units), self.kernel_initializer)
+        self.bias = self.add_weight(shape=(self.units,), initializer=self.bias_initializer, name="bias")
+
+    def call(self, inputs, training=False):
+        return ops.matmul(inputs, self._value("kernel", training)) + self.bias
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+    def evaluation_weights(self) -> dict[str, np.ndarray]:
+        return {"kernel": ops.convert_to_numpy(self._value("kernel", False)), "bias": self.bias.numpy()}
+
+    def get_config(self):
+        config = self._sparse_vd_config(super().get_config())
+        config.update(units=self.units, kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
+                      bias_initializer=keras.initializers.serialize(self.bias_initializer))
+        return config
+
+
+@keras.saving.register_keras_serializable(package="iss_rnns")
+class BayesianEmbedding(SparseVDWeights, keras.layers.Layer):
+    """Embedding lookup whose table has the sparse variational dropout posterior.
+
+    Training adds the noise per looked-up row (each token occurrence draws its own, the local
+    reparameterization of a lookup: the same marginal as sampling the table, without drawing
+    the whole table every step).
+    """
+
+    STOCHASTIC = ("embeddings",)
+
+    def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform",
+                 init_log_sigma2: float = -10.0, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.input_dim, self.output_dim = input_dim, output_dim
+        self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+        self._init_sparse_vd(init_log_sigma2, seed)
+
+    def build(self, input_shape):
+        self.add_stochastic_weight("embeddings", (self.input_dim, self.output_dim), self.embeddings_initializer)
+
+    def call(self, inputs, training=False):
+        inputs = ops.cast(inputs, "int32")
+        if not training:
+            return ops.take(self._value("embeddings", False), inputs, axis=0)
+        mu = ops.take(self.embeddings, inputs, axis=0)
+        sigma = ops.exp(0.5 * ops.take(self.embeddings_log_sigma2, inputs, axis=0))
+        return mu + sigma * keras.random.normal(ops.shape(mu), seed=self.seed_generator, dtype=mu.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.output_dim)
+
+    def evaluation_weights(self) -> dict[str, np.ndarray]:
+        return {"embeddings": ops.convert_to_numpy(self._value("embeddings", False))}
+
+    def get_config(self):
+        config = self._sparse_vd_config(super().get_config())
+        config.update(input_dim=self.input_dim, output_dim=self.output_dim,
+                      embeddings_initializer=keras.initializers.serialize(self.embeddings_initializer))
         return config
 
 
@@ -128,12 +234,15 @@ def _kept(layer, name) -> np.ndarray:
     return (ops.convert_to_numpy(log_alpha(mu, ls2)) < LOG_ALPHA_THRESHOLD) & (mu != 0)
 
 
-def structure_report(layer: BayesianLSTM) -> dict:
-    """What survives at evaluation: weights, input and hidden neurons, and non-constant gates per type.
+def structure_report(layer: SparseVDWeights) -> dict:
+    """What survives at evaluation: weights; for an LSTM also input and hidden neurons and non-constant gates per type.
 
     A gate of unit j is constant when its group variable is removed, or when every weight that
     feeds its preactivation is removed (live inputs and hidden neurons only).
     """
+    if not isinstance(layer, BayesianLSTM):
+        kept = _kept(layer, layer.STOCHASTIC[0])
+        return {"weights": int(kept.sum()), "weights_total": int(kept.size)}
     h = layer.units
     zx, zh, zg = _kept(layer, "input_neurons"), _kept(layer, "hidden_neurons"), _kept(layer, "gate_preactivations")
     wx, wh = _kept(layer, "kernel") & zx[:, None], _kept(layer, "recurrent_kernel") & zh[:, None]

@@ -38,7 +38,12 @@ def build_language_model(config: PTBConfig, vocab_size: int, batch_size: int, nu
     init = keras.initializers.RandomUniform(-config.init_scale, config.init_scale, seed=seed)
     rate = 1.0 - config.keep_prob
     tokens = keras.Input(batch_shape=(batch_size, num_steps), dtype="int32", name="tokens")
-    x = keras.layers.Embedding(vocab_size, config.hidden_size, embeddings_initializer=init, name="embedding")(tokens)
+    bayes_all = config.kl_weight and config.bayes_layers == "all"  # embedding and softmax sparsified too
+    if bayes_all:
+        x = common.bayes.BayesianEmbedding(vocab_size, config.hidden_size, embeddings_initializer=init,
+                                           seed=None if seed is None else seed + 99, name="embedding")(tokens)
+    else:
+        x = keras.layers.Embedding(vocab_size, config.hidden_size, embeddings_initializer=init, name="embedding")(tokens)
     if rate > 0:
         x = keras.layers.Dropout(rate, seed=seed, name="embedding_dropout")(x)
     for i, units in enumerate(config.lstm_sizes):
@@ -56,7 +61,11 @@ def build_language_model(config: PTBConfig, vocab_size: int, batch_size: int, nu
         )(x)
         if rate > 0:
             x = keras.layers.Dropout(rate, seed=None if seed is None else seed + i + 1, name=f"lstm_{i}_dropout")(x)
-    logits = keras.layers.Dense(vocab_size, kernel_initializer=init, bias_initializer=init, name="softmax")(x)
+    if bayes_all:
+        logits = common.bayes.BayesianDense(vocab_size, kernel_initializer=init, bias_initializer=init,
+                                            seed=None if seed is None else seed + 98, name="softmax")(x)
+    else:
+        logits = keras.layers.Dense(vocab_size, kernel_initializer=init, bias_initializer=init, name="softmax")(x)
     return keras.Model(tokens, logits, name=name)
 
 
@@ -92,7 +101,7 @@ def iss_groups(model, config: PTBConfig):
 def sparsity_penalty(model, groups, config: PTBConfig) -> common.SparsityPenalty:
     """ISS group Lasso + L1 (all weights but the embedding) + row/column group Lasso; or the Bayesian KL."""
     if config.kl_weight:
-        pairs = [p for layer in model.layers if isinstance(layer, common.bayes.BayesianLSTM) for p in layer.kl_pairs()]
+        pairs = [p for layer in _bayesian_layers(model) for p in layer.kl_pairs()]
         return common.SparsityPenalty([common.bayes.LogUniformKL(pairs, config.kl_weight)])
     l1_vars = [v.path for v in model.trainable_weights if not v.path.startswith("embedding/")]
     terms = [common.StructureGroupLasso(groups, config.group_lasso), common.L1(l1_vars, config.weight_decay)]
@@ -161,44 +170,74 @@ def compact_config(config: PTBConfig, widths) -> PTBConfig:
     if config.gate_hidden:
         raise common.experiment.RestoreError("extracting a dense model from an H-LSTM (grow-and-prune) run is not "
                                              "implemented: its gate masks are unstructured, so no unit is removed")
-    dense = dataclasses.replace(config, group_lasso=0.0, weight_decay=0.0, row_col_lasso=0.0, kl_weight=0.0,
+    dense = dataclasses.replace(config, group_lasso=0.0, weight_decay=0.0, row_col_lasso=0.0, kl_weight=0.0, bayes_layers="lstm",
                                 group_lasso_multipliers=(), row_col_multipliers=(), freeze_mode="")
     if config.kl_weight:
         return dataclasses.replace(dense, hidden_sizes=tuple(widths[:-1]), hidden_size=int(widths[-1]))
     return dataclasses.replace(dense, hidden_sizes=tuple(widths))
 
 
+def _bayesian_layers(model) -> list:
+    return [layer for layer in model.layers if isinstance(layer, common.bayes.SparseVDWeights)]
+
+
+def _evaluation_values(model, config: PTBConfig):
+    """(trainable weights of the evaluation-time model in the stock layout, by path; its stock twin).
+
+    Each Bayesian layer is written as its stock layer (means with log alpha > 3 at zero, an LSTM's
+    group variables folded into its kernels); the other weights are copied.
+    """
+    stock = build_language_model(dataclasses.replace(config, kl_weight=0.0, keep_prob=1.0),
+                                 model.get_layer("embedding").input_dim, model.inputs[0].shape[0],
+                                 model.inputs[0].shape[1], name="stock_twin")
+    bayesian = _bayesian_layers(model)
+    values = {p: w for p, w in common.stats.model_values(model).items()
+              if not any(p.startswith(f"{layer.name}/") for layer in bayesian)}
+    for layer in bayesian:
+        values.update({f"{layer.name}/{k}": w for k, w in layer.evaluation_weights().items()})
+    return values, stock
+
+
 def extraction_plan(model, config: PTBConfig):
     """(weight values by path, groups, kept indices) that the compact dense model is sliced from.
 
     ISS: the model's own weights; a unit stays while any weight of its component is non-zero.
-    Bayesian: each BayesianLSTM at evaluation written as a stock LSTM (common.bayes.stock_lstm_weights,
-    constant gates left as their bias); a hidden unit stays while some weight reads its output,
-    and an embedding dimension while the first LSTM reads it (its input neuron survives).
+    Bayesian: the evaluation-time model in the stock layout (_evaluation_values; constant gates
+    left as their bias); a hidden unit stays while some weight reads its output, and an embedding
+    dimension while the first LSTM reads it (its input neuron survives).
     """
     if not config.kl_weight:
         return None  # the ISS default
-    bayesian = [layer for layer in model.layers if isinstance(layer, common.bayes.BayesianLSTM)]
-    values = {p: w for p, w in common.stats.model_values(model).items()
-              if not any(p.startswith(f"{layer.name}/") for layer in bayesian)}
-    for layer in bayesian:
-        values.update({f"{layer.name}/lstm_cell/{k}": w for k, w in common.bayes.stock_lstm_weights(layer).items()})
-    embedding = model.get_layer("embedding")
-    stock = build_language_model(dataclasses.replace(config, kl_weight=0.0, keep_prob=1.0), embedding.input_dim,
-                                 model.inputs[0].shape[0], model.inputs[0].shape[1], name="stock_twin")
-    width = embedding.output_dim
+    return _bayesian_plan(model, config)[:3]
+
+
+def _bayesian_plan(model, config: PTBConfig):
+    values, stock = _evaluation_values(model, config)
+    width = model.get_layer("embedding").output_dim
     inputs = common.ISSGroup("embedding", (
         common.GroupSlice("embedding/embeddings", 0, 0, width, "embedding column"),
         common.GroupSlice("lstm_0/lstm_cell/kernel", 1, 0, width, "first LSTM input row"),
     ))
     groups = common.derive_iss_groups(stock) + [inputs]
-    return values, groups, common.extraction.read_components(groups, values)
+    return values, groups, common.extraction.read_components(groups, values), stock
 
 
 def structure(model, config: PTBConfig) -> dict:
-    """What survives in each Bayesian LSTM at evaluation (weights, neurons, non-constant gates); {} otherwise."""
-    return {layer.name: common.bayes.structure_report(layer) for layer in model.layers
-            if isinstance(layer, common.bayes.BayesianLSTM)}
+    """What survives of each Bayesian layer at evaluation (weights; LSTMs: neurons, non-constant gates); {} without.
+
+    "model": the non-zero weights of the extracted dense model (what is left to store and multiply:
+    a unit that nothing reads goes with its weights) and the weights of the dense model trained.
+    """
+    bayesian = _bayesian_layers(model)
+    if not bayesian:
+        return {}
+    report = {layer.name: common.bayes.structure_report(layer) for layer in bayesian}
+    values, groups, kept, stock = _bayesian_plan(model, config)
+    compact = common.extraction.compact_weights(values, groups, kept)
+    trainable = [v.path for v in stock.trainable_weights]
+    report["model"] = {"weights": int(sum(np.count_nonzero(compact[p]) for p in trainable)),
+                       "weights_total": int(sum(values[p].size for p in trainable))}
+    return report
 
 
 def epoch_callbacks(model, config: PTBConfig, seed: int, x, y):

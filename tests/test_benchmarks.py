@@ -60,7 +60,7 @@ def test_step_time_quick_mode():
 
 
 def test_methods_table_reads_each_run(tmp_path, capsys):
-    from benchmarks.methods_table import main
+    from benchmarks.methods_table import main, row
 
     common = {"epochs": 1, "valid_ppl": 100.0, "test_ppl": 95.5, "wall_s": 60.0, "weights": 1000}
     (tmp_path / "iss").mkdir()
@@ -82,3 +82,7 @@ def test_methods_table_reads_each_run(tmp_path, capsys):
     assert lines[4] == "| set | 1 | 100.00 | 95.50 | 500 non-zero / 1,000 | 4 | none: unstructured masks | 1.0 |"
     assert lines[5] == "| bayes | 1 | 100.00 | 95.50 | LSTM weights kept 10 / 40 | 3/4 | 1.46x (3; embedding 6) | 1.0 |"
     assert len(lines) == 6  # runs that are absent are left out
+    # a run with the whole-model count: the extract's non-zeros against the dense model, and the ratio
+    structure.update(embedding={"weights": 5, "weights_total": 20}, model={"weights": 250, "weights_total": 1000})
+    assert row("bayes", {**common, "structure": structure}).startswith(
+        "| bayes | 1 | 100.00 | 95.50 | 250 non-zero / 1,000 (4.0x) | 3/4 | not measured |")

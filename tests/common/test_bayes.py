@@ -5,7 +5,15 @@ import numpy as np
 import pytest
 
 import common
-from common.bayes import BayesianLSTM, LogUniformKL, kl_log_uniform, log_alpha, structure_report
+from common.bayes import (
+    BayesianDense,
+    BayesianEmbedding,
+    BayesianLSTM,
+    LogUniformKL,
+    kl_log_uniform,
+    log_alpha,
+    structure_report,
+)
 from common.regularizers import SparsityPenalty
 
 
@@ -104,3 +112,38 @@ def test_the_kl_term_removes_what_the_data_does_not_need():
     assert (la[2:] > 3).sum() >= 3, la  # most noise inputs are removed
     report = structure_report(lstm)
     assert report["weights"] < report["weights_total"] and report["input_neurons"] <= 3
+
+
+def _make_noisy(variable, indices):
+    values = variable.numpy()
+    values[indices] = 10.0  # log alpha >> 3
+    variable.assign(values)
+
+
+def test_bayesian_dense_and_embedding_use_the_thresholded_means_at_inference_and_sample_in_training():
+    rng = np.random.default_rng(4)
+    dense = BayesianDense(5, kernel_initializer="glorot_uniform", bias_initializer="ones", seed=1)
+    x = rng.normal(size=(2, 3, 4)).astype("float32")
+    dense.build(x.shape)
+    _make_noisy(dense.kernel_log_sigma2, (np.array([0, 3]), np.array([1, 4])))
+    mu, ls2 = dense.kernel.numpy(), dense.kernel_log_sigma2.numpy()
+    kernel = np.where(ls2 - np.log(mu**2 + 1e-8) < 3, mu, 0)  # also any mean too small for its init sigma
+    assert kernel[0, 1] == kernel[3, 4] == 0
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(dense(x)), x @ kernel + 1, atol=1e-5)
+    assert structure_report(dense) == {"weights": np.count_nonzero(kernel), "weights_total": 20}
+    assert [p.split("/")[-1] for p in dense.kl_pairs()[0]] == ["kernel", "kernel_log_sigma2"]
+    trained = [keras.ops.convert_to_numpy(dense(x, training=True)) for _ in range(2)]
+    assert not np.allclose(trained[0], trained[1])
+
+    embedding = BayesianEmbedding(7, 3, seed=2)
+    embedding.build((2, 4))
+    _make_noisy(embedding.embeddings_log_sigma2, (np.array([5]), np.array([2])))
+    mu, ls2 = embedding.embeddings.numpy(), embedding.embeddings_log_sigma2.numpy()
+    table = np.where(ls2 - np.log(mu**2 + 1e-8) < 3, mu, 0)
+    assert table[5, 2] == 0
+    tokens = np.array([[5, 1, 5, 6], [0, 2, 3, 5]], "int32")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(embedding(tokens)), table[tokens], atol=1e-6)
+    sampled = keras.ops.convert_to_numpy(embedding(tokens, training=True))
+    noisy = sampled[tokens == 5][:, 2]  # sigma = e^5: each occurrence draws its own noise
+    assert np.abs(noisy).max() > 1 and len(set(np.round(noisy, 3))) == 3
+    np.testing.assert_allclose(sampled[tokens == 1], table[[1]], atol=0.1)  # sigma = e^-5 elsewhere

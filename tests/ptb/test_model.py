@@ -89,13 +89,18 @@ def _remove(layer, name, indices):
     log_sigma2.assign(values)
 
 
-def test_bayesian_model_extracts_to_a_smaller_stock_lstm_with_the_same_outputs():
+@pytest.mark.parametrize("bayes_layers", ["lstm", "all"])
+def test_bayesian_model_extracts_to_a_smaller_stock_lstm_with_the_same_outputs(bayes_layers):
     from common.extraction import assign_by_path, compact_weights
-    from ptb.model import compact_config, extraction_plan
+    from ptb.model import compact_config, extraction_plan, structure
 
-    config = dataclasses.replace(PRESETS["test"], kl_weight=1e-3)
+    config = dataclasses.replace(PRESETS["test"], kl_weight=1e-3, bayes_layers=bayes_layers)
     model = build_language_model(config, 13, 2, 5, seed=3)
     rng = np.random.default_rng(0)
+    if bayes_layers == "all":  # noisy entries of the embedding and softmax are zeros of the stock layers
+        for layer, name in (("embedding", "embeddings"), ("softmax", "kernel")):
+            log_sigma2 = getattr(model.get_layer(layer), name + "_log_sigma2")
+            log_sigma2.assign(np.where(rng.random(log_sigma2.shape) < 0.3, 5.0, log_sigma2.numpy()))
     lstm_0, lstm_1 = model.get_layer("lstm_0"), model.get_layer("lstm_1")
     for layer in (lstm_0, lstm_1):
         for name in ("input_neurons", "hidden_neurons", "gate_preactivations"):
@@ -108,6 +113,11 @@ def test_bayesian_model_extracts_to_a_smaller_stock_lstm_with_the_same_outputs()
     _remove(lstm_1, "hidden_neurons", [5])  # unit 5 of lstm_1: no recurrent reader ...
     softmax = model.get_layer("softmax").kernel
     softmax.assign(np.where(np.arange(16)[:, None] == 5, 0.0, softmax.numpy()))  # ... nor a softmax row
+    report = structure(model, config)
+    assert set(report) == {"lstm_0", "lstm_1", "model"} | ({"embedding", "softmax"} if bayes_layers == "all" else set())
+    if bayes_layers == "all":
+        assert 0.6 * 13 * 16 < report["embedding"]["weights"] < 0.8 * 13 * 16
+    assert report["model"]["weights_total"] == 13 * 16 + 2 * (16 * 64 * 2 + 64) + 16 * 13 + 13
 
     values, groups, kept = extraction_plan(model, config)
     widths = [len(kept[g.name]) for g in groups]
@@ -115,6 +125,8 @@ def test_bayesian_model_extracts_to_a_smaller_stock_lstm_with_the_same_outputs()
     compact = build_language_model(compact_config(config, widths), 13, 2, 5, name="compact")
     assign_by_path(compact, compact_weights(values, groups, kept))
     assert compact.get_layer("lstm_0").__class__.__name__ == "LSTM"  # the stock layer (cuDNN path)
+    # extraction drops only all-zero slices: the compact model has the evaluation model's non-zeros
+    assert report["model"]["weights"] == sum(np.count_nonzero(v.numpy()) for v in compact.trainable_weights)
 
     tokens = rng.integers(0, 13, size=(3, 2, 5)).astype("int32")
     for window in tokens:  # the carried state included
