@@ -33,6 +33,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("hidden_sizes", None, "Synthetic compact model: LSTM widths, e.g. 373,315.")
 flags.DEFINE_string("baseline_sizes", "1500,1500", "Synthetic baseline: LSTM widths.")
 flags.DEFINE_string("restore_path", None, "A ptb run (sparse: extracted here; or a ptb.extract output).")
+flags.DEFINE_integer("baseline_embedding_size", None, "Embedding width of the synthetic baseline (default: the compact "
+                     "model's; give the dense width when the compact model was extracted with a narrower embedding).")
 flags.DEFINE_string("baseline", None, "A ptb run to compare against (default: synthetic --baseline_sizes).")
 flags.DEFINE_integer("embedding_size", 1500, "Embedding width of synthetic models (the paper keeps 1500).")
 flags.DEFINE_integer("vocab_size", 10000, "Vocabulary of synthetic models.")
@@ -140,7 +142,7 @@ def main(argv):
     if FLAGS.baseline:
         baseline, base_sizes, base_emb, _ = _from_run(FLAGS.baseline, B, T, hoist)
     else:
-        base_sizes, base_emb = [int(s) for s in FLAGS.baseline_sizes.split(",")], emb
+        base_sizes, base_emb = [int(s) for s in FLAGS.baseline_sizes.split(",")], FLAGS.baseline_embedding_size or emb
         baseline = _inference_model(base_sizes, base_emb, vocab, B, T, hoist)
 
     models = {"compact": compact, "baseline": baseline}
