@@ -170,8 +170,8 @@ def compact_config(config: PTBConfig, widths) -> PTBConfig:
     if config.gate_hidden:
         raise common.experiment.RestoreError("extracting a dense model from an H-LSTM (grow-and-prune) run is not "
                                              "implemented: its gate masks are unstructured, so no unit is removed")
-    dense = dataclasses.replace(config, group_lasso=0.0, weight_decay=0.0, row_col_lasso=0.0, kl_weight=0.0, bayes_layers="lstm",
-                                group_lasso_multipliers=(), row_col_multipliers=(), freeze_mode="")
+    dense = dataclasses.replace(config, group_lasso=0.0, weight_decay=0.0, row_col_lasso=0.0, kl_weight=0.0,
+                                bayes_layers="lstm", group_lasso_multipliers=(), row_col_multipliers=(), freeze_mode="")
     if config.kl_weight:
         return dataclasses.replace(dense, hidden_sizes=tuple(widths[:-1]), hidden_size=int(widths[-1]))
     return dataclasses.replace(dense, hidden_sizes=tuple(widths))
@@ -182,7 +182,7 @@ def _bayesian_layers(model) -> list:
 
 
 def _evaluation_values(model, config: PTBConfig):
-    """(trainable weights of the evaluation-time model in the stock layout, by path; its stock twin).
+    """(weights of the evaluation-time model in the stock layout, by path; the stock twin model).
 
     Each Bayesian layer is written as its stock layer (means with log alpha > 3 at zero, an LSTM's
     group variables folded into its kernels); the other weights are copied.
