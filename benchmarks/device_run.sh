@@ -11,7 +11,8 @@
 #
 # TASK (default ptb) is the task package; DATA (default .data/ptb) the PTB folder; BUDGET_S
 # (default 540) stops training before the command's limit; a stopped run is resumed by calling
-# the script again with the same name.
+# the script again with the same name. A stopped run's last finished epoch is evaluated and extracted
+# all the same (shortened_evaluate.log), so a run cut short by the device budget still reports.
 set -uo pipefail
 name=${1:?run name}; shift
 task=${TASK:-ptb}; data=${DATA:-.data/ptb}; out=${OUT:?set OUT}; budget=${BUDGET_S:-540}
@@ -22,9 +23,14 @@ timeout "$budget" python -m "$task.train" --data_path="$data" --save_path="$run"
 status=${PIPESTATUS[0]}
 echo "train exit $status after $(( $(date +%s) - start )) s" | tee -a "$run/train.log"
 cp "$run/log.csv" "$run/config.json" "$run/train.log" "$out/$name/" 2>/dev/null
-if [ -f "$run/results.json" ]; then
+if [ ! -f "$run/results.json" ] && [ -d "$run/checkpoint" ]; then
+  # Stopped before its last epoch: evaluate the last finished epoch (a shortened run, labelled so).
+  python -m "$task.evaluate" --restore_path="$run" --data_path="$data" 2>&1 | tee "$out/$name/shortened_evaluate.log"
+fi
+if [ -d "$run/checkpoint" ]; then
   python -m "$task.extract" --restore_path="$run" --output="${run}_compact" 2>&1 | tee "$out/$name/extract.log"
   python -m "$task.evaluate" --restore_path="${run}_compact" --data_path="$data" 2>&1 | tee "$out/$name/compact_evaluate.log"
-  cp "$run/results.json" "${run}_compact/kept_units.npz" "$out/$name/"
+  cp "${run}_compact/kept_units.npz" "$out/$name/"
+  cp "$run/results.json" "$out/$name/" 2>/dev/null
 fi
 exit "$status"

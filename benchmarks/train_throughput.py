@@ -7,7 +7,9 @@ Variants, timed in alternation (round robin, after a warm-up fit that compiles):
   plain_keras: a stateful keras.layers.LSTM stack trained with model.fit, nothing else;
   ours_dense:  ptb.model's training model with no penalty and no thresholds;
   ours_iss:    the same with the ISS group Lasso in the loss and zero-thresholding after each step;
-  torch_cudnn: torch.nn.LSTM with the same shapes, SGD + clipping (only when torch is importable).
+  torch_cudnn: torch.nn.LSTM with the same shapes, SGD + clipping (only when torch is importable),
+               cuDNN allowed TF32 (torch's default for cuDNN; JAX on Hopper uses TF32 for float32 dots too);
+  torch_cudnn_fp32: the same in strict float32 (TF32 off for cuDNN and matmuls).
 Prints ms/step and words/sec (median over rounds) and the ISS overhead over plain Keras.
 """
 
@@ -34,7 +36,7 @@ flags.DEFINE_integer("vocab_size", 10000, "Vocabulary size.")
 flags.DEFINE_integer("steps", 100, "Timed training steps per round and variant.")
 flags.DEFINE_integer("rounds", 3, "Rounds of the round robin.")
 flags.DEFINE_float("group_lasso", 0.00245, "ISS strength of the ours_iss variant.")
-flags.DEFINE_string("variants", "plain_keras,ours_dense,ours_iss,torch_cudnn", "Which variants to time.")
+flags.DEFINE_string("variants", "plain_keras,ours_dense,ours_iss,torch_cudnn,torch_cudnn_fp32", "Which variants to time.")
 flags.DEFINE_string("output", None, "Write the figures as JSON here.")
 
 
@@ -84,7 +86,7 @@ def _keras_runner(model):
     return run
 
 
-def _torch_runner():
+def _torch_runner(tf32: bool):
     import torch
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -108,6 +110,7 @@ def _torch_runner():
     loss_fn = torch.nn.CrossEntropyLoss(reduction="sum")
 
     def run():
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = tf32
         state = None
         if device == "cuda":
             torch.cuda.synchronize()
@@ -125,7 +128,7 @@ def _torch_runner():
         return time.perf_counter() - start
 
     run()
-    return run, f"torch {torch.__version__} {device}, tf32={torch.backends.cuda.matmul.allow_tf32}"
+    return run, f"torch {torch.__version__} {device}, tf32={tf32}"
 
 
 def main(argv):
@@ -138,11 +141,12 @@ def main(argv):
         runners["ours_dense"] = _keras_runner(_ours(iss=False))
     if "ours_iss" in wanted:
         runners["ours_iss"] = _keras_runner(_ours(iss=True))
-    if "torch_cudnn" in wanted:
-        try:
-            runners["torch_cudnn"], notes["torch_cudnn"] = _torch_runner()
-        except ImportError:
-            print("torch_cudnn: skipped (torch is not importable)")
+    for name, tf32 in (("torch_cudnn", True), ("torch_cudnn_fp32", False)):
+        if name in wanted:
+            try:
+                runners[name], notes[name] = _torch_runner(tf32)
+            except ImportError:
+                print(f"{name}: skipped (torch is not importable)")
     times = {name: [] for name in runners}
     for _ in range(FLAGS.rounds):
         for name, run in runners.items():
@@ -163,6 +167,9 @@ def main(argv):
     if "ours_iss" in v and "torch_cudnn" in v:
         report["iss_vs_torch"] = v["ours_iss"]["ms_per_step"] / v["torch_cudnn"]["ms_per_step"]
         print(f"ours_iss / torch_cudnn step time: {report['iss_vs_torch']:.2f}x")
+    if "ours_iss" in v and "torch_cudnn_fp32" in v:
+        report["iss_vs_torch_fp32"] = v["ours_iss"]["ms_per_step"] / v["torch_cudnn_fp32"]["ms_per_step"]
+        print(f"ours_iss / torch_cudnn_fp32 step time: {report['iss_vs_torch_fp32']:.2f}x")
     if FLAGS.output:
         with open(FLAGS.output, "w") as f:
             json.dump(report, f, indent=1)

@@ -87,3 +87,44 @@ def test_methods_table_reads_each_run(tmp_path, capsys):
     structure.update(embedding={"weights": 5, "weights_total": 20}, model={"weights": 250, "weights_total": 1000})
     assert row("bayes", {**common, "structure": structure}).startswith(
         "| bayes | 1 | 100.00 | 95.50 | 250 non-zero / 1,000 (4.0x) | 3/4 | not measured |")
+
+
+@pytest.mark.slow
+def test_device_parallel_runs_together_and_a_stopped_run_still_reports(tiny_corpus, tmp_path):
+    """benchmarks/device_parallel.sh (the GPU runs' launcher) on CPU: two runs at once, one stopped early."""
+    import tarfile
+    import time
+
+    work, out = tmp_path / "work", tmp_path / "out"
+    work.mkdir(), out.mkdir()
+    (work / "benchmarks").symlink_to(os.path.join(ROOT, "benchmarks"))
+    env = {**os.environ, "PYTHONPATH": ROOT, "OUT": str(out), "DATA": str(tiny_corpus), "BUDGET_S": "300",
+           "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
+
+    def script(*args, timeout=60):
+        proc = subprocess.run(["bash", "benchmarks/device_parallel.sh", *args], cwd=work, env=env,
+                              capture_output=True, text=True, timeout=timeout)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return proc.stdout
+
+    script("start", "full", "--model=test", "--max_max_epoch=2")
+    script("start", "cut", "--model=test", "--max_max_epoch=1000")
+    log = work / "runs/device/cut/log.csv"
+    deadline = time.time() + 300
+    while not (log.exists() and len(log.read_text().splitlines()) >= 3):  # header + 2 finished epochs
+        assert time.time() < deadline, (work / "runs/device/cut.out").read_text()[-2000:]
+        time.sleep(1)
+    assert "stopped cut" in script("stop", "cut")
+    printed = script("watch", "300", timeout=330)
+    assert "== full (finished)" in printed and "== cut (finished)" in printed
+
+    def packed(name):
+        with tarfile.open(out / f"{name}.tgz") as tar:
+            return {os.path.basename(n): tar.extractfile(n).read() for n in tar.getnames() if tar.getmember(n).isfile()}
+
+    full, cut = packed("full"), packed("cut")
+    assert {"results.json", "kept_units.npz", "compact_evaluate.log", "log.csv", "train.log"} <= set(full)
+    assert "results.json" not in cut  # it never finished: its numbers come from the shortened evaluation
+    assert {"shortened_evaluate.log", "kept_units.npz", "compact_evaluate.log"} <= set(cut)
+    assert b"Test Perplexity" in cut["shortened_evaluate.log"]
+    assert not any(n.endswith(".h5") or "checkpoint" in n for n in [*full, *cut])  # the large files stay behind
