@@ -46,6 +46,8 @@ flags.DEFINE_bool("tflite", False, "Also time float32 TFLite exports of both mod
 flags.DEFINE_bool("tflite_int8", False, "With --tflite, also time dynamic-range int8 TFLite exports.")
 flags.DEFINE_bool("hoist_inputs", False, "Both models multiply each LSTM's input kernel once over all B x T tokens "
                   "instead of once per step (common.layers.LSTM(hoist_inputs=True); same outputs).")
+flags.DEFINE_bool("xla", False, "TensorFlow backend: compile the forward pass with XLA (tf.function(jit_compile=True)); "
+                  "the JAX backend always does.")
 flags.DEFINE_string("output", None, "Write the figures as JSON here.")
 
 
@@ -76,7 +78,7 @@ def _compiled_forward(model):
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        fn = tf.function(lambda x: model(x, training=False))
+        fn = tf.function(lambda x: model(x, training=False), jit_compile=FLAGS.xla)
         return lambda x: fn(x).numpy()
     if keras.backend.backend() == "jax":
         import jax
@@ -164,7 +166,7 @@ def main(argv):
     H = max(base_sizes)
     rate = max(matmul_rate(B * T, base_emb, 4 * H), matmul_rate(B * T, H, vocab), matmul_rate(B, base_emb + H, 4 * H))
     report = {
-        "backend": keras.backend.backend(), "hoist_inputs": hoist, "batch_size": B, "num_steps": T,
+        "backend": keras.backend.backend(), "xla": FLAGS.xla or keras.backend.backend() == "jax", "hoist_inputs": hoist, "batch_size": B, "num_steps": T,
         "hidden_sizes": {"compact": sizes, "baseline": base_sizes}, "embedding_size": {"compact": emb, "baseline": base_emb},
         "latency_ms": {n: 1000 * v for n, v in latency.items()},
         "latency_batch1_step1_ms": {n: 1000 * v for n, v in latency_1.items()},
@@ -186,7 +188,8 @@ def main(argv):
             report[f"{key}_latency_ms"] = {n: 1000 * v for n, v in tfl.items()}
             report[f"{key}_speedup"] = tfl["baseline"] / tfl["compact"]
 
-    print(f"backend {report['backend']}, batch {B} x {T} steps" + (", input products hoisted" if hoist else ""))
+    print(f"backend {report['backend']}{' (XLA)' if report['xla'] else ''}, batch {B} x {T} steps"
+          + (", input products hoisted" if hoist else ""))
     for n in models:
         print(f"{n:9s} sizes {report['hidden_sizes'][n]}  weights {weights[n] / 1e6:6.2f}M  mult-adds {madds[n] / 1e6:8.1f}M"
               f"  latency {report['latency_ms'][n]:8.2f} ms  (batch 1 x 1: {report['latency_batch1_step1_ms'][n]:.3f} ms)"

@@ -37,7 +37,7 @@ def test_inference_benchmark_quick_mode(tmp_path):
     out = tmp_path / "i.json"
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.inference", "--hidden_sizes=5,3", "--baseline_sizes=8,8", "--embedding_size=8",
-         "--baseline_embedding_size=12", "--vocab_size=40", "--repeats=2", "--rounds=1", "--hoist_inputs", f"--output={out}"],
+         "--baseline_embedding_size=12", "--vocab_size=40", "--repeats=2", "--rounds=1", "--hoist_inputs", "--xla", f"--output={out}"],
         cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": ROOT},
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -45,6 +45,7 @@ def test_inference_benchmark_quick_mode(tmp_path):
     assert report["speedup"] > 0 and report["hidden_sizes"] == {"compact": [5, 3], "baseline": [8, 8]}
     assert report["embedding_size"] == {"compact": 8, "baseline": 12}
     assert report["hoist_inputs"] is True and "input products hoisted" in proc.stdout
+    assert report["xla"] is True and "(XLA)" in proc.stdout
     assert "speedup" in proc.stdout and "mult-add reduction" in proc.stdout
 
 
