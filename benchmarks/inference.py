@@ -166,7 +166,8 @@ def main(argv):
     H = max(base_sizes)
     rate = max(matmul_rate(B * T, base_emb, 4 * H), matmul_rate(B * T, H, vocab), matmul_rate(B, base_emb + H, 4 * H))
     report = {
-        "backend": keras.backend.backend(), "xla": FLAGS.xla or keras.backend.backend() == "jax", "hoist_inputs": hoist, "batch_size": B, "num_steps": T,
+        "backend": keras.backend.backend(), "xla": FLAGS.xla or keras.backend.backend() == "jax", "hoist_inputs": hoist,
+        "batch_size": B, "num_steps": T,
         "hidden_sizes": {"compact": sizes, "baseline": base_sizes}, "embedding_size": {"compact": emb, "baseline": base_emb},
         "latency_ms": {n: 1000 * v for n, v in latency.items()},
         "latency_batch1_step1_ms": {n: 1000 * v for n, v in latency_1.items()},

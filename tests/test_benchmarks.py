@@ -37,7 +37,8 @@ def test_inference_benchmark_quick_mode(tmp_path):
     out = tmp_path / "i.json"
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks.inference", "--hidden_sizes=5,3", "--baseline_sizes=8,8", "--embedding_size=8",
-         "--baseline_embedding_size=12", "--vocab_size=40", "--repeats=2", "--rounds=1", "--hoist_inputs", "--xla", f"--output={out}"],
+         "--baseline_embedding_size=12", "--vocab_size=40", "--repeats=2", "--rounds=1", "--hoist_inputs", "--xla",
+         f"--output={out}"],
         cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": ROOT},
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -92,14 +93,14 @@ def test_methods_table_reads_each_run(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_device_parallel_runs_together_and_a_stopped_run_still_reports(tiny_corpus, tmp_path):
-    """benchmarks/device_parallel.sh (the GPU runs' launcher) on CPU: two runs at once, one stopped early."""
+    """benchmarks/device_parallel.sh (the GPU runs' launcher), on CPU with JAX as on the GPU: two runs, one stopped early."""
     import tarfile
     import time
 
     work, out = tmp_path / "work", tmp_path / "out"
     work.mkdir(), out.mkdir()
     (work / "benchmarks").symlink_to(os.path.join(ROOT, "benchmarks"))
-    env = {**os.environ, "PYTHONPATH": ROOT, "OUT": str(out), "DATA": str(tiny_corpus), "BUDGET_S": "300",
+    env = {**os.environ, "PYTHONPATH": ROOT, "OUT": str(out), "DATA": str(tiny_corpus), "BUDGET_S": "300", "KERAS_BACKEND": "jax",
            "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
 
     def script(*args, timeout=60):
