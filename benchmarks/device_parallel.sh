@@ -29,6 +29,7 @@ stop)
   echo "stopped $name's training (it still evaluates and extracts its last epoch)"
   ;;
 watch)
+  out=${OUT:?set OUT}
   end=$(( $(date +%s) + ${1:-560} ))
   while [ "$(date +%s)" -lt "$end" ]; do
     running=0
@@ -41,9 +42,10 @@ watch)
     state=finished; kill -0 "$(cat "$pid")" 2>/dev/null && state=running
     echo "== $name ($state)"
     grep -E "Epoch [0-9]+/|Valid Perplexity|Test Perplexity|Hidden sizes|Error|Traceback" "runs/device/$name.out" | tail -n 4
-    files=$(cd runs/device && ls -d "$name/log.csv" "$name/config.json" "$name/train.log" "$name/results.json" \
-      "${name}_files" "$name.out" 2>/dev/null)
-    tar czf "$OUT/$name.tgz" -C runs/device $files
+    # $name.out already holds the whole training log (device_run.sh tees it), so train.log is not packed twice.
+    files=$(cd runs/device && ls -d "$name/log.csv" "$name/config.json" "$name/results.json" "${name}_files" "$name.out" \
+      2>/dev/null)
+    tar czf "$out/$name.tgz" -C runs/device $files
   done
   ;;
 *)
