@@ -1,7 +1,7 @@
 # CPU image: TensorFlow backend. Default job: the PTB small reproduction (results/ptb_small.md).
 #   docker build -t iss-rnns .
 #   docker run --rm -v /path/to/ptb:/data/ptb:ro -v $PWD/runs:/runs iss-rnns
-#   docker run --rm iss-rnns python -m pytest -q tests          # the test suite
+#   docker run --rm iss-rnns python -m pytest -q -n 2 tests     # the test suite
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1 TF_CPP_MIN_LOG_LEVEL=2
 WORKDIR /app

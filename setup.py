@@ -17,7 +17,7 @@ setup(
         "tensorboard",
     ],
     extras_require={
-        "test": ["pytest"],
+        "test": ["pytest", "pytest-xdist"],  # -n 2: two test processes
         "jax": ["jax"],
     },
 )

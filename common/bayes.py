@@ -11,6 +11,8 @@ z_x [D] on the input neurons, z_h [H] on the hidden neurons, z_gate [4H] on each
 preactivation of each unit. A zero z_h[j] removes hidden unit j from the recurrence; a zero
 z_gate entry makes that gate of that unit a constant, sigmoid(b) (or tanh(b)). Weights are
 sampled once per batch (the same for every time step, as the recurrence shares them).
+`gate_groups=False` leaves z_gate out: their "weights + neurons" variant (W+N), whose PTB
+row is their best; a gate can then still become constant when every weight into it goes.
 
 BayesianEmbedding and BayesianDense carry the same weight posterior (no group variables) for the
 "every layer" variant, where the embedding and the softmax are sparsified too, as in their
@@ -76,6 +78,11 @@ class SparseVDWeights:
 
     STOCHASTIC: tuple = ()
 
+    @property
+    def stochastic(self) -> tuple:
+        """The STOCHASTIC names this layer has (a layer may leave optional ones out)."""
+        return self.STOCHASTIC
+
     def _init_sparse_vd(self, init_log_sigma2: float, seed: int | None) -> None:
         self.init_log_sigma2 = float(init_log_sigma2)
         self.seed = seed
@@ -88,7 +95,7 @@ class SparseVDWeights:
 
     def kl_pairs(self):
         """(mu path, log sigma^2 path) of every stochastic variable, for LogUniformKL."""
-        return [(getattr(self, n).path, getattr(self, n + "_log_sigma2").path) for n in self.STOCHASTIC]
+        return [(getattr(self, n).path, getattr(self, n + "_log_sigma2").path) for n in self.stochastic]
 
     def _value(self, name, training):
         mu, ls2 = ops.convert_to_tensor(getattr(self, name)), ops.convert_to_tensor(getattr(self, name + "_log_sigma2"))
@@ -108,22 +115,29 @@ class BayesianLSTM(SparseVDWeights, ScannedRNN):
 
     Training samples the weights (once per call); inference uses the means with every variable of
     log alpha > 3 at zero. stateful=True carries (h, c) across calls in tracked variables.
+    gate_groups=False: no gate group variables (weights + neurons only).
     """
 
     STOCHASTIC = ("kernel", "recurrent_kernel", "input_neurons", "hidden_neurons", "gate_preactivations")
     state_count = 2  # h, c
 
     def __init__(self, units: int, stateful: bool = False, kernel_initializer="glorot_uniform",
-                 init_log_sigma2: float = -10.0, seed: int | None = None, **kwargs):
+                 init_log_sigma2: float = -10.0, seed: int | None = None, gate_groups: bool = True, **kwargs):
         super().__init__(units, stateful=stateful, **kwargs)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.gate_groups = bool(gate_groups)
         self._init_sparse_vd(init_log_sigma2, seed)
+
+    @property
+    def stochastic(self) -> tuple:
+        return self.STOCHASTIC if self.gate_groups else tuple(n for n in self.STOCHASTIC if n != "gate_preactivations")
 
     def build(self, input_shape):
         d, h = int(input_shape[-1]), self.units
         shapes = {"kernel": (d, 4 * h), "recurrent_kernel": (h, 4 * h), "input_neurons": (d,),
                   "hidden_neurons": (h,), "gate_preactivations": (4 * h,)}
-        for name, shape in shapes.items():
+        for name in self.stochastic:
+            shape = shapes[name]
             self.add_stochastic_weight(name, shape, self.kernel_initializer if "kernel" in name else "ones")
         self.bias = self.add_weight(shape=(4 * h,), initializer="zeros", name="bias")
         self._build_states(input_shape)
@@ -133,19 +147,22 @@ class BayesianLSTM(SparseVDWeights, ScannedRNN):
         return {f"lstm_cell/{k}": w for k, w in stock_lstm_weights(self).items()}
 
     def call(self, inputs, training=False):
-        w = {n: self._value(n, training) for n in self.STOCHASTIC}
+        w = {n: self._value(n, training) for n in self.stochastic}
         x_part = ops.einsum("btd,de->bte", inputs * w["input_neurons"], w["kernel"])
+        gates = w.get("gate_preactivations")
 
         def step(states, x_t):
             h, c = states
-            pre = (x_t + ops.matmul(h * w["hidden_neurons"], w["recurrent_kernel"])) * w["gate_preactivations"] + self.bias
-            return list(lstm_update(pre, c))
+            pre = x_t + ops.matmul(h * w["hidden_neurons"], w["recurrent_kernel"])
+            if gates is not None:
+                pre = pre * gates
+            return list(lstm_update(pre + self.bias, c))
 
         return self._scan(step, ops.transpose(x_part, (1, 0, 2)), ops.shape(inputs)[0], inputs.dtype)
 
     def get_config(self):
         config = self._sparse_vd_config(super().get_config())
-        config.update(kernel_initializer=keras.initializers.serialize(self.kernel_initializer))
+        config.update(kernel_initializer=keras.initializers.serialize(self.kernel_initializer), gate_groups=self.gate_groups)
         return config
 
 
@@ -241,10 +258,11 @@ def structure_report(layer: SparseVDWeights) -> dict:
     feeds its preactivation is removed (live inputs and hidden neurons only).
     """
     if not isinstance(layer, BayesianLSTM):
-        kept = _kept(layer, layer.STOCHASTIC[0])
+        kept = _kept(layer, layer.stochastic[0])
         return {"weights": int(kept.sum()), "weights_total": int(kept.size)}
     h = layer.units
-    zx, zh, zg = _kept(layer, "input_neurons"), _kept(layer, "hidden_neurons"), _kept(layer, "gate_preactivations")
+    zx, zh = _kept(layer, "input_neurons"), _kept(layer, "hidden_neurons")
+    zg = _kept(layer, "gate_preactivations") if layer.gate_groups else np.ones(4 * h, bool)
     wx, wh = _kept(layer, "kernel") & zx[:, None], _kept(layer, "recurrent_kernel") & zh[:, None]
     fed = wx.any(axis=0) | wh.any(axis=0)
     live_gates = zg & fed
@@ -263,8 +281,8 @@ def stock_lstm_weights(layer: BayesianLSTM) -> dict[str, np.ndarray]:
     W_h' = diag(z_h) W_h diag(z_g): the group variables fold into the kernels, and a constant gate
     keeps only its bias (its columns are zero). Same gate order (i, f, c, o), same outputs.
     """
-    value = {n: ops.convert_to_numpy(layer._value(n, training=False)) for n in BayesianLSTM.STOCHASTIC}
-    gates = value["gate_preactivations"][None, :]
+    value = {n: ops.convert_to_numpy(layer._value(n, training=False)) for n in layer.stochastic}
+    gates = value["gate_preactivations"][None, :] if layer.gate_groups else 1.0
     return {
         "kernel": value["input_neurons"][:, None] * value["kernel"] * gates,
         "recurrent_kernel": value["hidden_neurons"][:, None] * value["recurrent_kernel"] * gates,

@@ -52,7 +52,7 @@ def build_language_model(config: PTBConfig, vocab_size: int, batch_size: int, nu
                                    name=f"lstm_{i}")(x)
             continue
         if config.kl_weight:  # structured Bayesian sparsification: weights, neurons and gates
-            x = common.bayes.BayesianLSTM(units, stateful=stateful, kernel_initializer=init,
+            x = common.bayes.BayesianLSTM(units, stateful=stateful, kernel_initializer=init, gate_groups=config.bayes_gates,
                                           seed=None if seed is None else seed + 100 + i, name=f"lstm_{i}")(x)
             continue
         x = iss_layers.LSTM(  # the stock LSTM, with its state carried on JAX too
@@ -171,7 +171,7 @@ def compact_config(config: PTBConfig, widths) -> PTBConfig:
         raise common.experiment.RestoreError("extracting a dense model from an H-LSTM (grow-and-prune) run is not "
                                              "implemented: its gate masks are unstructured, so no unit is removed")
     dense = dataclasses.replace(config, group_lasso=0.0, weight_decay=0.0, row_col_lasso=0.0, kl_weight=0.0,
-                                bayes_layers="lstm", group_lasso_multipliers=(), row_col_multipliers=(), freeze_mode="")
+                                bayes_layers="lstm", bayes_gates=True, group_lasso_multipliers=(), row_col_multipliers=(), freeze_mode="")
     if config.kl_weight:
         return dataclasses.replace(dense, hidden_sizes=tuple(widths[:-1]), hidden_size=int(widths[-1]))
     return dataclasses.replace(dense, hidden_sizes=tuple(widths))

@@ -38,6 +38,8 @@ flags.DEFINE_float("kl_weight", None, "bayes_structured: KL weight per training 
 flags.DEFINE_enum("bayes_layers", "lstm", ["lstm", "all"], "bayes_structured: sparsify the LSTMs only, or the "
                   "embedding and softmax weights too (as Lobacheva et al.'s language models, whose compression counts "
                   "every weight).")
+flags.DEFINE_bool("bayes_gates", True, "bayes_structured: group variables on the gate preactivations too (weights + "
+                  "neurons + gates); --nobayes_gates: weights + neurons only, Lobacheva et al.'s best PTB variant.")
 flags.DEFINE_float("set_epsilon", 20.0, "SET: Erdos-Renyi parameter; density = epsilon (rows + cols) / (rows cols).",
                    lower_bound=0.0)
 flags.DEFINE_float("set_zeta", 0.3, "SET: fraction of live weights pruned and regrown after each epoch.",
@@ -65,6 +67,8 @@ def resolve_config():
         changes["zero_threshold"] = FLAGS.zero_threshold
     if FLAGS.bayes_layers != "lstm" and FLAGS.method != "bayes_structured":
         raise ConfigError("--bayes_layers needs --method=bayes_structured")
+    if not FLAGS.bayes_gates and FLAGS.method != "bayes_structured":
+        raise ConfigError("--nobayes_gates needs --method=bayes_structured")
     if FLAGS.method == "set":
         if config.group_lasso or config.weight_decay or config.row_col_lasso:
             raise ConfigError("--method=set trains without penalties; drop the group Lasso / L1 of the config file")
@@ -73,7 +77,7 @@ def resolve_config():
         if config.group_lasso or config.weight_decay or config.row_col_lasso:
             raise ConfigError("--method=bayes_structured has its own KL term; drop the group Lasso / L1 of the config file")
         changes["kl_weight"] = FLAGS.kl_weight if FLAGS.kl_weight is not None else config.num_steps / PTB_TRAIN_TOKENS
-        changes["bayes_layers"] = FLAGS.bayes_layers
+        changes.update(bayes_layers=FLAGS.bayes_layers, bayes_gates=FLAGS.bayes_gates)
     elif FLAGS.method == "grow_prune":
         if config.group_lasso or config.weight_decay or config.row_col_lasso:
             raise ConfigError("--method=grow_prune trains without penalties; drop the group Lasso / L1 of the config file")

@@ -12,6 +12,7 @@ from common.bayes import (
     LogUniformKL,
     kl_log_uniform,
     log_alpha,
+    stock_lstm_weights,
     structure_report,
 )
 from common.regularizers import SparsityPenalty
@@ -90,6 +91,35 @@ def test_noisy_variables_are_zero_at_inference_and_a_removed_gate_is_constant():
                                                                  "output_gate": 3}
     samples = [keras.ops.convert_to_numpy(layer(x, training=True)) for _ in range(2)]
     assert not np.allclose(samples[0], samples[1])  # training samples the weights
+
+
+def test_weights_and_neurons_only_has_no_gate_variables_and_folds_to_the_same_stock_lstm():
+    """gate_groups=False (Lobacheva et al.'s W+N): no z_gate, no KL on it; a gate with no live weight is still constant."""
+    layer = BayesianLSTM(3, kernel_initializer=keras.initializers.RandomUniform(-0.7, 0.7, seed=0), gate_groups=False)
+    layer.build((2, 5, 4))
+    assert not hasattr(layer, "gate_preactivations") and len(layer.trainable_weights) == 9  # 4 x (mu, log sigma^2) + bias
+    assert [p.split("/")[-1] for p, _ in layer.kl_pairs()] == ["kernel", "recurrent_kernel", "input_neurons", "hidden_neurons"]
+    rng = np.random.default_rng(5)
+    layer.bias.assign(rng.normal(size=12))
+    _make_noisy(layer.kernel_log_sigma2, (slice(None), np.array([3])))  # every weight into unit 0's forget gate ...
+    _make_noisy(layer.recurrent_kernel_log_sigma2, (slice(None), np.array([3])))  # ... is removed: a constant gate
+    x = rng.normal(size=(2, 5, 4)).astype("float32")
+    wx, wh = (np.where(getattr(layer, n + "_log_sigma2").numpy() > 5, 0, getattr(layer, n).numpy())
+              for n in ("kernel", "recurrent_kernel"))
+    zeros = np.zeros((2, 3), "float32")
+    expected, _, _ = numpy_lstm(x, wx, wh, layer.bias.numpy(), layer.input_neurons.numpy(), layer.hidden_neurons.numpy(),
+                                np.ones(12, "float32"), zeros, zeros)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), expected, atol=1e-5)
+    stock = keras.layers.LSTM(3, return_sequences=True)
+    stock.build((2, 5, 4))
+    folded = stock_lstm_weights(layer)
+    stock.set_weights([folded["kernel"], folded["recurrent_kernel"], folded["bias"]])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(stock(x)), expected, atol=1e-5)
+    report = structure_report(layer)
+    assert report["gates"] == {"input_gate": 3, "forget_gate": 2, "cell_update": 3, "output_gate": 3}
+    assert report["weights"] == np.count_nonzero(wx) + np.count_nonzero(wh) == 4 * 12 + 3 * 12 - 7
+    clone = BayesianLSTM.from_config(layer.get_config())
+    assert clone.gate_groups is False
 
 
 def test_the_kl_term_removes_what_the_data_does_not_need():

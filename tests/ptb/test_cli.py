@@ -152,21 +152,26 @@ def test_set_run_keeps_its_sparsity_and_resumes_like_an_uninterrupted_one(tmp_pa
     (["--method=l1"], "--method=l1 needs an L1 strength"),
     (["--method=set", "--config_file=ptb/configs/l1.json"], "--method=set trains without penalties"),
     (["--bayes_layers=all"], "--bayes_layers needs --method=bayes_structured"),
+    (["--nobayes_gates"], "--nobayes_gates needs --method=bayes_structured"),
 ])
 def test_method_flag_checks_its_config(tmp_path, tiny_corpus, args, message):
     proc = run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={tmp_path / 'x'}", *args, check=False)
     assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("layers, width, bayes_layers", [(2, 16, "lstm"), (1, 12, "all")])  # Lobacheva et al.'s setup
-def test_bayes_structured_run_reports_what_survives(tmp_path, tiny_corpus, layers, width, bayes_layers):
+@pytest.mark.parametrize("layers, width, bayes_layers, gates", [
+    (2, 16, "lstm", True),  # weights + neurons + gates
+    (1, 12, "all", False),  # Lobacheva et al.'s setup: 1 layer, every layer sparsified, weights + neurons
+])
+def test_bayes_structured_run_reports_what_survives(tmp_path, tiny_corpus, layers, width, bayes_layers, gates):
     save = tmp_path / "bayes"
     run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={save}", "--method=bayes_structured",
         "--kl_weight=0.001", "--max_max_epoch=1", "--verbose=0", f"--num_layers={layers}", f"--hidden_size={width}",
-        f"--bayes_layers={bayes_layers}")
+        f"--bayes_layers={bayes_layers}", "--bayes_gates" if gates else "--nobayes_gates")
     results = json.loads((save / "results.json").read_text())
     sparsified = {f"lstm_{i}" for i in range(layers)} | ({"embedding", "softmax"} if bayes_layers == "all" else set())
     assert set(results["structure"]) == sparsified | {"model"} and results["config"]["kl_weight"] == 0.001
+    assert results["config"]["bayes_gates"] is gates
     total = 13 * width + layers * (8 * width * width + 4 * width) + width * 13 + 13  # the dense model's weights
     assert 0 < results["structure"]["model"]["weights"] < results["structure"]["model"]["weights_total"] == total
     assert (results["config"]["num_layers"], results["config"]["hidden_size"]) == (layers, width)
