@@ -51,7 +51,7 @@ def build_language_model(config: PTBConfig, vocab_size: int, batch_size: int, nu
             x = common.hlstm.HLSTM(units, config.gate_hidden, stateful=stateful, kernel_initializer=init,
                                    name=f"lstm_{i}")(x)
             continue
-        if config.kl_weight:  # structured Bayesian sparsification: weights, neurons and gates
+        if config.kl_weight:  # structured Bayesian sparsification: weights, neurons (and gates unless bayes_gates=False)
             x = common.bayes.BayesianLSTM(units, stateful=stateful, kernel_initializer=init, gate_groups=config.bayes_gates,
                                           seed=None if seed is None else seed + 100 + i, name=f"lstm_{i}")(x)
             continue
@@ -171,7 +171,8 @@ def compact_config(config: PTBConfig, widths) -> PTBConfig:
         raise common.experiment.RestoreError("extracting a dense model from an H-LSTM (grow-and-prune) run is not "
                                              "implemented: its gate masks are unstructured, so no unit is removed")
     dense = dataclasses.replace(config, group_lasso=0.0, weight_decay=0.0, row_col_lasso=0.0, kl_weight=0.0,
-                                bayes_layers="lstm", bayes_gates=True, group_lasso_multipliers=(), row_col_multipliers=(), freeze_mode="")
+                                bayes_layers="lstm", bayes_gates=True, group_lasso_multipliers=(), row_col_multipliers=(),
+                                freeze_mode="")
     if config.kl_weight:
         return dataclasses.replace(dense, hidden_sizes=tuple(widths[:-1]), hidden_size=int(widths[-1]))
     return dataclasses.replace(dense, hidden_sizes=tuple(widths))
