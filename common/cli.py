@@ -99,9 +99,8 @@ def extract_main(program: str, task):
     def main(argv):
         del argv
         result = experiment.extract_run(task, FLAGS.restore_path, FLAGS.output)
-        recurrent = [w for g, w in zip(result["groups"], result["hidden_sizes"]) if g != "embedding"]  # a Bayesian run's
-        print(f"Hidden sizes: {recurrent}")  # last group is the embedding width: not a hidden size
-        print("Kept widths: " + ", ".join(f"{g} {w}" for g, w in zip(result["groups"], result["hidden_sizes"])))
+        print(f"Hidden sizes: {result['hidden_sizes']}")
+        print("Kept widths: " + ", ".join(f"{g} {w}" for g, w in zip(result["groups"], result["widths"])))
         print(f"Weights: {result['weights']} (sparse model: {result['sparse_weights']})")
 
     return main

@@ -337,5 +337,7 @@ def extract_run(task: LanguageModelTask, run_path: str, output: str) -> dict:
                     os.path.join(output, CONFIG_FILE))
     run.model.save(os.path.join(output, "model.keras"))
     np.savez(os.path.join(output, "kept_units.npz"), **{g.name: np.asarray(run.kept[g.name]) for g in run.groups})
-    return {"hidden_sizes": run.widths, "groups": [g.name for g in run.groups], "weights": count_weights(run.model),
+    groups = [g.name for g in run.groups]
+    return {"widths": run.widths, "groups": groups, "weights": count_weights(run.model),
+            "hidden_sizes": [w for g, w in zip(groups, run.widths) if g != "embedding"],  # not the embedding width (a Bayesian run)
             "sparse_weights": count_weights(run.sparse)}
