@@ -1,6 +1,7 @@
 """The results.json of each method's run folder as one markdown table (for results/methods.md).
 
     python -m benchmarks.methods_table runs/methods
+    python -m benchmarks.methods_table runs/methods256    # benchmarks/methods_1x256.sh: its variants too
 
 A run folder with an inference.json (benchmarks.inference of its extracted dense model against
 the dense run) gets its measured speedup; methods whose masks are unstructured have no dense
@@ -50,10 +51,18 @@ def main(folder: str) -> None:
     print("| method | epochs | valid ppl | test ppl | weights | hidden units | inference speedup (dense extract) "
           "| wall min |")
     print("|---|---|---|---|---|---|---|---|")
-    for name in METHODS:
-        path = os.path.join(folder, name, "results.json")
-        if os.path.isfile(path):
-            print(row(name, _read(path), _read(os.path.join(folder, name, "inference.json"))))
+    for name in run_names(folder):
+        print(row(name, _read(os.path.join(folder, name, "results.json")), _read(os.path.join(folder, name, "inference.json"))))
+
+
+def run_names(folder: str) -> list[str]:
+    """The run folders (those with a results.json): the methods in their usual order, then any other run by name.
+
+    Variants (e.g. bayes_wn, bayes_kl01 of benchmarks/methods_1x256.sh) get rows of their own; an
+    extracted model's folder has no results.json and is left out.
+    """
+    runs = {name for name in os.listdir(folder) if os.path.isfile(os.path.join(folder, name, "results.json"))}
+    return [m for m in METHODS if m in runs] + sorted(runs - set(METHODS))
 
 
 def _read(path: str) -> dict | None:

@@ -78,13 +78,18 @@ def test_methods_table_reads_each_run(tmp_path, capsys):
     (tmp_path / "dense" / "results.json").write_text(json.dumps({**common, "hidden_sizes": [8, 8]}))
     (tmp_path / "set").mkdir()
     (tmp_path / "set" / "results.json").write_text(json.dumps({**common, "nonzero_weights": 500, "hidden_sizes": [4]}))
+    (tmp_path / "bayes_wn").mkdir()  # a variant of a method: its own row, after the methods
+    (tmp_path / "bayes_wn" / "results.json").write_text(json.dumps({**common, "hidden_sizes": [], "structure": structure}))
+    (tmp_path / "bayes_dense").mkdir()  # an extracted model, no results.json: no row
+    (tmp_path / "bayes_dense" / "config.json").write_text("{}")
     main(str(tmp_path))
     lines = capsys.readouterr().out.splitlines()
     assert lines[2] == "| dense | 1 | 100.00 | 95.50 | 1,000 in the compact model | 8, 8 | 1 (baseline) | 1.0 |"
     assert lines[3] == "| iss | 1 | 100.00 | 95.50 | 800 non-zero / 1,000 | 5, 7 | not measured | 1.0 |"
     assert lines[4] == "| set | 1 | 100.00 | 95.50 | 500 non-zero / 1,000 | 4 | none: unstructured masks | 1.0 |"
     assert lines[5] == "| bayes | 1 | 100.00 | 95.50 | LSTM weights kept 10 / 40 | 3/4 | 1.46x (3; embedding 6) | 1.0 |"
-    assert len(lines) == 6  # runs that are absent are left out
+    assert lines[6] == "| bayes_wn | 1 | 100.00 | 95.50 | LSTM weights kept 10 / 40 | 3/4 | not measured | 1.0 |"
+    assert len(lines) == 7  # runs that are absent are left out
     # a run with the whole-model count: the extract's non-zeros against the dense model, and the ratio
     structure.update(embedding={"weights": 5, "weights_total": 20}, model={"weights": 250, "weights_total": 1000})
     assert row("bayes", {**common, "structure": structure}).startswith(
