@@ -52,7 +52,7 @@ def main(folder: str) -> None:
           "| wall min |")
     print("|---|---|---|---|---|---|---|---|")
     for name in run_names(folder):
-        print(row(name, _read(os.path.join(folder, name, "results.json")), _read(os.path.join(folder, name, "inference.json"))))
+        print(row(name, read_json(os.path.join(folder, name, "results.json")), read_json(os.path.join(folder, name, "inference.json"))))
 
 
 def run_names(folder: str) -> list[str]:
@@ -65,7 +65,7 @@ def run_names(folder: str) -> list[str]:
     return [m for m in METHODS if m in runs] + sorted(runs - set(METHODS))
 
 
-def _read(path: str) -> dict | None:
+def read_json(path: str) -> dict | None:
     if not os.path.isfile(path):
         return None
     with open(path, encoding="utf-8") as f:

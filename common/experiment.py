@@ -64,7 +64,10 @@ class LanguageModelTask:
     # from; None (or returning None): the ISS groups, a unit kept while its component has a non-zero
     extraction_plan: Callable | None = None
     epoch_callbacks: Callable = lambda model, config, seed, x, y: []  # method-specific (SET, grow-and-prune)
-    structure: Callable = lambda model, config: {}  # method-specific structure report for results.json
+    # method-specific structure report for results.json; a "model" entry ({"weights": non-zeros at evaluation,
+    # "weights_total": the deterministic model's weights}) replaces the counts of a model whose trainable
+    # variables are not its weights (Bayesian: means, log sigmas and group variables)
+    structure: Callable = lambda model, config: {}
 
     def evaluator(self, config, vocab_size: int, batch_size: int, num_steps: int) -> PerplexityEvaluator:
         plain = self.inference_config(config)
@@ -260,6 +263,9 @@ def train(task: LanguageModelTask, config, data_path: str, save_path: str, resto
     report = task.structure(model, config)
     if report:
         results["structure"] = report
+    if "model" in report:  # 11.3M variational parameters are not 11.3M non-zero weights
+        results["variational_parameters"] = results["weights"]
+        results["weights"], results["nonzero_weights"] = report["model"]["weights_total"], report["model"]["weights"]
     loop.write_json(results, os.path.join(save_path, "results.json"))
     if display_weights:
         plot_weight_sparsity(model, groups, os.path.join(save_path, "weights.png"))

@@ -174,6 +174,9 @@ def test_bayes_structured_run_reports_what_survives(tmp_path, tiny_corpus, layer
     assert results["config"]["bayes_gates"] is gates
     total = 13 * width + layers * (8 * width * width + 4 * width) + width * 13 + 13  # the dense model's weights
     assert 0 < results["structure"]["model"]["weights"] < results["structure"]["model"]["weights_total"] == total
+    # the top-level counts are those of the model it evaluates as, not of its variational parameters
+    assert (results["nonzero_weights"], results["weights"]) == (results["structure"]["model"]["weights"], total)
+    assert results["variational_parameters"] > total  # a log sigma beside each Bayesian weight's mean
     assert (results["config"]["num_layers"], results["config"]["hidden_size"]) == (layers, width)
     layer = results["structure"]["lstm_0"]
     assert layer["units"] == width and set(layer["gates"]) == {"input_gate", "forget_gate", "cell_update", "output_gate"}

@@ -1,0 +1,93 @@
+"""Test perplexity against compression for the runs of one folder, as a PNG (results/methods.md's figure).
+
+    python -m benchmarks.tradeoff_plot runs/methods256 results/methods/tradeoff_1x256.png --published=lobacheva_1x256
+
+Compression is the dense run's weight count over a run's non-zero weights at evaluation (a
+Bayesian run: structure.model, the weights of the extracted model that are not zero), so a
+sweep of one knob (e.g. --kl_weight) reads as one curve. Published points are drawn hollow and
+named as such: they come from ../shared/reference/ISS_REFERENCE.md, not from a run.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from absl import app, flags
+
+from benchmarks.methods_table import read_json, run_names
+
+FLAGS = flags.FLAGS
+flags.DEFINE_enum("published", None, ["lobacheva_1x256"], "Add published points: Lobacheva et al.'s 1 x 256 PTB runs.")
+
+# (compression, test perplexity), ISS_REFERENCE.md section 6
+PUBLISHED = {"lobacheva_1x256": {"Lobacheva et al. W+N+G": (24.5, 116.5), "Lobacheva et al. W+N": (23.5, 111.0)}}
+
+
+class TradeoffError(ValueError):
+    pass
+
+
+def tradeoff_points(folder: str) -> tuple[list[tuple[str, float, float]], list[str]]:
+    """([(run, compression, test ppl)], [runs left out, with the reason]) for the run folders under `folder`."""
+    names = run_names(folder)
+    if "dense" not in names:
+        raise TradeoffError(f"{folder} has no dense/results.json: compression is measured against the dense run")
+    results = {name: read_json(f"{folder}/{name}/results.json") for name in names}
+    dense_weights = results["dense"]["weights"]
+    points, left_out = [], []
+    for name, r in results.items():
+        model = r.get("structure", {}).get("model")
+        if model:
+            nonzero = model["weights"]
+        elif "structure" in r:  # a Bayesian run from before the whole-model count: LSTM weights only
+            left_out.append(f"{name}: no whole-model count in results.json")
+            continue
+        else:  # runs from before results.json counted non-zeros stored only their compact weights
+            nonzero = r.get("nonzero_weights", r["weights"])
+        points.append((name, dense_weights / nonzero, r["test_ppl"]))
+    return points, left_out
+
+
+def plot_tradeoff(points, path: str, published: dict[str, tuple[float, float]] | None = None) -> str:
+    """Write the PNG: one filled, labelled marker per run, hollow ones for published points; log compression axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for i, (name, compression, ppl) in enumerate(points):
+        ax.plot(compression, ppl, "o", color="tab:blue", label="our runs" if i == 0 else None)
+        ax.annotate(name, (compression, ppl), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    for i, (name, (compression, ppl)) in enumerate((published or {}).items()):
+        ax.plot(compression, ppl, "s", mfc="none", color="tab:red", label="published" if i == 0 else None)
+        ax.annotate(name, (compression, ppl), textcoords="offset points", xytext=(5, -10), fontsize=8, color="tab:red")
+    xs = [p[1] for p in points] + [c for c, _ in (published or {}).values()]
+    ax.set_xscale("log")
+    ax.set_xlim(min(xs) / 1.5, max(xs) * 4)  # room for the labels right of the last points
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_xlabel("compression (dense weights / non-zero weights)")
+    ax.set_ylabel("test perplexity")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def main(argv):
+    if len(argv) != 3:
+        sys.exit("usage: python -m benchmarks.tradeoff_plot RUNS_FOLDER OUTPUT.png [--published=lobacheva_1x256]")
+    try:
+        points, left_out = tradeoff_points(argv[1])
+    except TradeoffError as e:
+        sys.exit(f"Error: {e}")
+    for name, compression, ppl in points:
+        print(f"{name}: {compression:.2f}x, test ppl {ppl:.2f}")
+    for reason in left_out:
+        print(f"left out {reason}")
+    print(f"Wrote {plot_tradeoff(points, argv[2], PUBLISHED.get(FLAGS.published))}")
+
+
+if __name__ == "__main__":
+    app.run(main)
