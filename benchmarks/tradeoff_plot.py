@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 from absl import app, flags
 
 from benchmarks.methods_table import read_json, run_names
@@ -58,10 +59,13 @@ def plot_tradeoff(points, path: str, published: dict[str, tuple[float, float]] |
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for i, (name, compression, ppl) in enumerate(points):
         ax.plot(compression, ppl, "o", color="tab:blue", label="our runs" if i == 0 else None)
-        ax.annotate(name, (compression, ppl), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        # left of the point (published labels go right); below it when a close neighbour lies higher
+        below = any(abs(np.log(c / compression)) < 0.4 and p > ppl for _, c, p in points)
+        ax.annotate(name, (compression, ppl), textcoords="offset points", xytext=(-4, -12 if below else 5),
+                    ha="right", fontsize=8)
     for i, (name, (compression, ppl)) in enumerate((published or {}).items()):
         ax.plot(compression, ppl, "s", mfc="none", color="tab:red", label="published" if i == 0 else None)
-        ax.annotate(name, (compression, ppl), textcoords="offset points", xytext=(5, -10), fontsize=8, color="tab:red")
+        ax.annotate(name, (compression, ppl), textcoords="offset points", xytext=(6, -3), fontsize=8, color="tab:red")
     xs = [p[1] for p in points] + [c for c, _ in (published or {}).values()]
     ax.set_xscale("log")
     ax.set_xlim(min(xs) / 1.5, max(xs) * 4)  # room for the labels right of the last points
