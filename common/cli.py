@@ -101,7 +101,8 @@ def extract_main(program: str, task):
         result = experiment.extract_run(task, FLAGS.restore_path, FLAGS.output)
         print(f"Hidden sizes: {result['hidden_sizes']}")
         print("Kept widths: " + ", ".join(f"{g} {w}" for g, w in zip(result["groups"], result["widths"])))
-        print(f"Weights: {result['weights']} (sparse model: {result['sparse_weights']})")
+        print(f"Weights: {result['weights']} (sparse model: {result['sparse_weights']}); "
+              f"non-zero: {result['nonzero_weights']}")
 
     return main
 

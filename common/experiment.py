@@ -345,5 +345,6 @@ def extract_run(task: LanguageModelTask, run_path: str, output: str) -> dict:
     np.savez(os.path.join(output, "kept_units.npz"), **{g.name: np.asarray(run.kept[g.name]) for g in run.groups})
     groups = [g.name for g in run.groups]
     return {"widths": run.widths, "groups": groups, "weights": count_weights(run.model),
+            "nonzero_weights": nonzero_weights(run.model),  # what unstructured zeros inside the kept units leave
             "hidden_sizes": [w for g, w in zip(groups, run.widths) if g != "embedding"],  # not the embedding width (a Bayesian run)
             "sparse_weights": count_weights(run.sparse)}

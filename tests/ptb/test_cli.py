@@ -186,6 +186,7 @@ def test_bayes_structured_run_reports_what_survives(tmp_path, tiny_corpus, layer
     proc = run("ptb.extract", f"--restore_path={save}", f"--output={out}")  # into stock LSTMs
     hidden = json.loads(proc.stdout.split("Hidden sizes: ")[1].splitlines()[0])
     assert len(hidden) == layers and all(0 < w <= width for w in hidden)  # the embedding width is not one of them
+    assert int(proc.stdout.split("non-zero: ")[1].split()[0]) == results["nonzero_weights"]  # the same count twice
     assert json.loads((out / "config.json").read_text())["config"]["kl_weight"] == 0.0
     compact = run("ptb.evaluate", f"--restore_path={out}", f"--data_path={tiny_corpus}").stdout
     assert float(compact.split("Test Perplexity:")[1].split()[0]) == pytest.approx(results["test_ppl"], abs=0.01)
