@@ -47,11 +47,16 @@ def row(name: str, r: dict, inference: dict | None = None) -> str:
             f"{speedup(name, inference)} | {r['wall_s'] / 60:.1f} |")
 
 
+class RunFolderError(ValueError):
+    """A folder of runs that is missing or lacks a run the figure needs."""
+
+
 def main(folder: str) -> None:
+    names = run_names(folder)
     print("| method | epochs | valid ppl | test ppl | weights | hidden units | inference speedup (dense extract) "
           "| wall min |")
     print("|---|---|---|---|---|---|---|---|")
-    for name in run_names(folder):
+    for name in names:
         print(row(name, read_json(os.path.join(folder, name, "results.json")), read_json(os.path.join(folder, name, "inference.json"))))
 
 
@@ -61,6 +66,8 @@ def run_names(folder: str) -> list[str]:
     Variants (e.g. bayes_wn, bayes_kl01 of benchmarks/methods_1x256.sh) get rows of their own; an
     extracted model's folder has no results.json and is left out.
     """
+    if not os.path.isdir(folder):
+        raise RunFolderError(f"{folder} is not a folder of run folders")
     runs = {name for name in os.listdir(folder) if os.path.isfile(os.path.join(folder, name, "results.json"))}
     return [m for m in METHODS if m in runs] + sorted(runs - set(METHODS))
 
@@ -73,4 +80,7 @@ def read_json(path: str) -> dict | None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "runs/methods")
+    try:
+        main(sys.argv[1] if len(sys.argv) > 1 else "runs/methods")
+    except RunFolderError as e:
+        sys.exit(f"Error: {e}")

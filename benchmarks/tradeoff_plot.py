@@ -15,7 +15,7 @@ import sys
 import numpy as np
 from absl import app, flags
 
-from benchmarks.methods_table import read_json, run_names
+from benchmarks.methods_table import RunFolderError, read_json, run_names
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("published", None, ["lobacheva_1x256"], "Add published points: Lobacheva et al.'s 1 x 256 PTB runs.")
@@ -24,7 +24,7 @@ flags.DEFINE_enum("published", None, ["lobacheva_1x256"], "Add published points:
 PUBLISHED = {"lobacheva_1x256": {"Lobacheva et al. W+N+G": (24.5, 116.5), "Lobacheva et al. W+N": (23.5, 111.0)}}
 
 
-class TradeoffError(ValueError):
+class TradeoffError(RunFolderError):
     pass
 
 
@@ -84,7 +84,7 @@ def main(argv):
         sys.exit("usage: python -m benchmarks.tradeoff_plot RUNS_FOLDER OUTPUT.png [--published=lobacheva_1x256]")
     try:
         points, left_out = tradeoff_points(argv[1])
-    except TradeoffError as e:
+    except RunFolderError as e:  # no such folder, or no dense run in it
         sys.exit(f"Error: {e}")
     for name, compression, ppl in points:
         print(f"{name}: {compression:.2f}x, test ppl {ppl:.2f}")

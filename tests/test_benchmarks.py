@@ -140,12 +140,15 @@ def test_device_parallel_runs_together_and_a_stopped_run_still_reports(tiny_corp
 def test_tradeoff_points_measure_compression_against_the_dense_run(tmp_path):
     import matplotlib.image
 
+    from benchmarks.methods_table import RunFolderError
     from benchmarks.tradeoff_plot import PUBLISHED, TradeoffError, plot_tradeoff, tradeoff_points
 
     def write(name, **results):
         (tmp_path / name).mkdir()
         (tmp_path / name / "results.json").write_text(json.dumps({"test_ppl": 100.0, "weights": 1000, **results}))
 
+    with pytest.raises(RunFolderError, match="is not a folder of run folders"):
+        tradeoff_points(str(tmp_path / "absent"))
     write("iss", nonzero_weights=400, hidden_sizes=[3])
     with pytest.raises(TradeoffError, match="no dense/results.json"):
         tradeoff_points(str(tmp_path))
