@@ -32,6 +32,7 @@ from common.experiment import (
     device_description,
     load_weights_file,
     load_weights_into,
+    nonzero_weights,
     read_run_config,
     resume,
 )
@@ -210,7 +211,8 @@ def train(config: BiDAFConfig, data_dir: str, save_path: str, restore_path: str 
     results = {
         "task": "bidaf", "model": model_name, "backend": keras.backend.backend(), "device": device_description(),
         "epochs": config.max_max_epoch, "dev_em": scores["exact_match"], "dev_f1": scores["f1"],
-        "dev_questions": len(dev_indices), "hidden_sizes": widths, "weights": weights, "wall_s": wall_s,
+        "dev_questions": len(dev_indices), "hidden_sizes": widths, "weights": weights,
+        "nonzero_weights": nonzero_weights(model), "wall_s": wall_s,
         "devices": placement.devices,
         "config": config.to_json(), "command": command,
     }
@@ -278,4 +280,4 @@ def extract_run(run_path: str, output: str, data_dir: str | None = None) -> dict
                     os.path.join(output, "config.json"))
     compact.save(os.path.join(output, "model.keras"))
     return {"hidden_sizes": dict(zip(LSTM_LAYERS, small.lstm_sizes)), "weights": common.count_weights(compact),
-            "sparse_weights": common.count_weights(model)}
+            "sparse_weights": common.count_weights(model), "nonzero_weights": nonzero_weights(compact)}

@@ -20,7 +20,8 @@ def main(argv):
     del argv
     result = extract_run(FLAGS.restore_path, FLAGS.output, FLAGS.data_dir)
     print(f"Hidden sizes: {result['hidden_sizes']}")
-    print(f"Weights: {result['weights']} (sparse model: {result['sparse_weights']})")
+    print(f"Weights: {result['weights']} (sparse model: {result['sparse_weights']}); "
+          f"non-zero: {result['nonzero_weights']}")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,12 @@ def test_iss_bidaf_learns_and_its_compact_model_scores_the_same(tmp_path, prepar
     assert sum(results["hidden_sizes"]) < 8 * 8, results["hidden_sizes"]  # ISS removed units
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"exact_match": results["dev_em"], "f1": results["dev_f1"]}
     assert len((save / "log.csv").read_text().splitlines()) == 5
-    run("bidaf.extract", f"--restore_path={save}", f"--output={out}")
+    extracted = run("bidaf.extract", f"--restore_path={save}", f"--output={out}").stdout
+    # deleting a removed unit drops only non-zero weights nothing reads: its bias (4 gates), not an ISS group member
+    compact_nonzero = int(extracted.split("non-zero: ")[1].split()[0])
+    removed_units = 8 * 8 - sum(results["hidden_sizes"])
+    assert 0 <= results["nonzero_weights"] - compact_nonzero <= 4 * removed_units, (extracted, results)
+    assert results["nonzero_weights"] < results["weights"]  # unstructured zeros stay inside the kept units
     compact = json.loads(run("bidaf.evaluate", f"--restore_path={out}", f"--predictions_path={tmp_path / 'p.json'}")
                          .stdout.strip().splitlines()[-1])
     assert compact == {"exact_match": results["dev_em"], "f1": results["dev_f1"]}  # the sparse model's own scores
