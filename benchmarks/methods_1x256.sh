@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lobacheva et al.'s model size, 1 x 256, on the `small` 13-epoch schedule: the dense baseline and the
 # structured Bayesian method on every layer (weights + neurons + gates at three KL weights, and
-# weights + neurons at two), each run its own folder under $1, then extraction, evaluation, timing,
+# weights + neurons at three), each run its own folder under $1, then extraction, evaluation, timing,
 # the table and the perplexity-compression plot.
 #   bash benchmarks/methods_1x256.sh runs/methods256 DATA/ptb 13
 # About 75 min per run on a 2-core CPU. results/methods.md has the numbers these runs gave.
@@ -15,9 +15,10 @@ python -m ptb.train "${common[@]}" --save_path="$out/bayes_wn" "${bayes[@]}" --n
 python -m ptb.train "${common[@]}" --save_path="$out/bayes_kl01" "${bayes[@]}" --kl_weight=2.15e-6
 python -m ptb.train "${common[@]}" --save_path="$out/bayes_kl03" "${bayes[@]}" --kl_weight=6.8e-6
 python -m ptb.train "${common[@]}" --save_path="$out/bayes_wn_kl03" "${bayes[@]}" --nobayes_gates --kl_weight=6.8e-6
+python -m ptb.train "${common[@]}" --save_path="$out/bayes_wn_kl04" "${bayes[@]}" --nobayes_gates --kl_weight=8.7e-6
 # Each Bayesian run as a model of stock LSTMs (removed neurons dropped), evaluated (it must give the
 # run's own perplexities) and timed against the dense 1 x 256 shapes.
-for run in bayes bayes_wn bayes_kl01 bayes_kl03 bayes_wn_kl03; do
+for run in bayes bayes_wn bayes_kl01 bayes_kl03 bayes_wn_kl03 bayes_wn_kl04; do
   python -m ptb.extract --restore_path="$out/$run" --output="$out/${run}_dense"
   python -m ptb.evaluate --restore_path="$out/${run}_dense" --data_path="$data"
   python -m benchmarks.inference --restore_path="$out/$run" --baseline_sizes=256 --baseline_embedding_size=256 \

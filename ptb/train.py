@@ -23,6 +23,8 @@ flags.DEFINE_integer("hidden_size", None, "Embedding width, and every LSTM's unl
 flags.DEFINE_integer("hidden_size1", None, "Width of the first LSTM (direct design).", lower_bound=1)
 flags.DEFINE_integer("hidden_size2", None, "Width of the second LSTM (direct design).", lower_bound=1)
 flags.DEFINE_integer("max_max_epoch", None, "Number of epochs (default: the preset's).", lower_bound=1)
+flags.DEFINE_integer("max_epoch", None, "Epochs at the initial learning rate before the exponential decay starts "
+                     "(default: the preset's, e.g. small's 4 of 13).", lower_bound=1)
 flags.DEFINE_enum("optimizer", "gd", ["gd", "adam"], "Plain SGD (the reference) or Adam.")
 flags.DEFINE_enum("freeze_mode", "", ["", "element"], "'element': zero weights stay zero (fine-tuning).")
 flags.DEFINE_enum("method", "", ["", "iss", "l1", "set", "bayes_structured", "grow_prune"],
@@ -63,6 +65,11 @@ def resolve_config():
         changes["hidden_sizes"] = tuple(s if s is not None else config.hidden_size for s in sizes)
     if FLAGS.max_max_epoch:
         changes["max_max_epoch"] = FLAGS.max_max_epoch
+    if FLAGS.max_epoch is not None:
+        if config.lr_schedule != "exponential":
+            raise ConfigError(f"--max_epoch sets the exponential decay; --model={FLAGS.model} decays by steps "
+                              f"(x{config.lr_decay} every {config.lr_step_epochs} epochs)")
+        changes["max_epoch"] = FLAGS.max_epoch
     if FLAGS.zero_threshold is not None:
         changes["zero_threshold"] = FLAGS.zero_threshold
     if FLAGS.bayes_layers != "lstm" and FLAGS.method != "bayes_structured":

@@ -40,6 +40,16 @@ def test_stopped_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path, tiny_c
     assert (tmp_path / "stopped" / "checkpoint" / "latest.json").read_text() == before
 
 
+def test_max_epoch_holds_the_initial_learning_rate_longer(tmp_path, tiny_corpus):
+    """The test preset decays from its second epoch; --max_epoch=2 keeps lr 1 for two."""
+    run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={tmp_path}", "--max_max_epoch=3",
+        "--max_epoch=2", "--verbose=0")
+    rows = (tmp_path / "log.csv").read_text().splitlines()
+    column = rows[0].split(",").index("lr")
+    assert [float(r.split(",")[column]) for r in rows[1:]] == [1.0, 1.0, 0.5]
+    assert json.loads((tmp_path / "results.json").read_text())["config"]["max_epoch"] == 2
+
+
 def test_iss_run_extracts_a_compact_model_with_the_same_perplexity(tmp_path, tiny_corpus):
     config = tmp_path / "iss.json"
     config.write_text(json.dumps({"learning_rate": 1.0, "dropout_keep_prob": 1.0, "grouplasso": {
@@ -153,6 +163,7 @@ def test_set_run_keeps_its_sparsity_and_resumes_like_an_uninterrupted_one(tmp_pa
     (["--method=set", "--config_file=ptb/configs/l1.json"], "--method=set trains without penalties"),
     (["--bayes_layers=all"], "--bayes_layers needs --method=bayes_structured"),
     (["--nobayes_gates"], "--nobayes_gates needs --method=bayes_structured"),
+    (["--model=sparselarge", "--max_epoch=3"], "--max_epoch sets the exponential decay; --model=sparselarge decays by steps"),
 ])
 def test_method_flag_checks_its_config(tmp_path, tiny_corpus, args, message):
     proc = run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={tmp_path / 'x'}", *args, check=False)
