@@ -59,8 +59,8 @@ def plot_tradeoff(points, path: str, published: dict[str, tuple[float, float]] |
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for i, (name, compression, ppl) in enumerate(points):
         ax.plot(compression, ppl, "o", color="tab:blue", label="our runs" if i == 0 else None)
-        # left of the point (published labels go right); below it when a close neighbour lies higher
-        below = any(abs(np.log(c / compression)) < 0.4 and p > ppl for _, c, p in points)
+        # left of the point (published labels go right); below it when a neighbour lies just above it
+        below = any(abs(np.log(c / compression)) < 0.4 and 0 < p - ppl < 2.5 for _, c, p in points)
         ax.annotate(name, (compression, ppl), textcoords="offset points", xytext=(-4, -12 if below else 5),
                     ha="right", fontsize=8)
     for i, (name, (compression, ppl)) in enumerate((published or {}).items()):
