@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Lobacheva et al.'s model size, 1 x 256, on the `small` 13-epoch schedule: the dense baseline and the
-# structured Bayesian method on every layer (weights + neurons + gates at three KL weights, and
-# weights + neurons at three, and once with lr 1 for 10 epochs), each run its own folder under $1, then extraction, evaluation, timing,
-# the table and the perplexity-compression plot.
+# structured Bayesian method on every layer (weights + neurons + gates at three KL weights,
+# weights + neurons at three and once with lr 1 for 10 epochs), each run its own folder under $1,
+# then extraction, evaluation, timing, the table and the perplexity-compression plot.
 #   bash benchmarks/methods_1x256.sh runs/methods256 DATA/ptb 13
 # About 50-90 min per run on a 2-core CPU. results/methods.md has the numbers these runs gave.
 set -euo pipefail
