@@ -1,0 +1,51 @@
+"""The published result pages quote the run files they cite: a number edited by hand, or a run
+re-done without updating its page, fails here."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import pytest
+
+RESULTS = pathlib.Path(__file__).resolve().parent.parent / "results"
+RUN_FILES = sorted(RESULTS.rglob("*results.json"))
+
+
+def page_of(run_file: pathlib.Path) -> str:
+    """results/<task>/.../x.results.json is reported in results/<task>.md."""
+    task = run_file.relative_to(RESULTS).parts[0]
+    return (RESULTS / f"{task}.md").read_text()
+
+
+def quoted(value: float, page: str) -> bool:
+    """The page rounds perplexities to 2 or 3 decimals."""
+    return f"{value:.2f}" in page or f"{value:.3f}" in page
+
+
+def test_there_are_run_files():
+    assert len(RUN_FILES) >= 10, RUN_FILES
+
+
+@pytest.mark.parametrize("run_file", RUN_FILES, ids=lambda p: str(p.relative_to(RESULTS)))
+def test_page_quotes_the_run_perplexities(run_file):
+    run = json.loads(run_file.read_text())
+    page = page_of(run_file)
+    for key in ("valid_ppl", "test_ppl"):
+        assert quoted(run[key], page), f"{run_file.name}: {key} {run[key]:.3f} is not on the page"
+
+
+@pytest.mark.parametrize(
+    "run_file",
+    [p for p in RUN_FILES if "model" in json.loads(p.read_text()).get("structure", {})],
+    ids=lambda p: str(p.relative_to(RESULTS)),
+)
+def test_page_quotes_the_evaluation_time_nonzeros(run_file):
+    """Bayesian runs: the compression on the page is the evaluation-time model's non-zeros."""
+    model = json.loads(run_file.read_text())["structure"]["model"]
+    assert f"{model['weights']:,} of {model['weights_total']:,}" in page_of(run_file)
+
+
+def test_quoted_detects_a_changed_number():
+    assert quoted(133.59027, "test 133.59 at 47.5x")
+    assert not quoted(133.59027, "test 133.60 at 47.5x")
