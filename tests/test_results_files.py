@@ -10,10 +10,11 @@ import pytest
 
 RESULTS = pathlib.Path(__file__).resolve().parent.parent / "results"
 RUN_FILES = sorted(RESULTS.rglob("*results.json"))
+TIMING_FILES = [p for p in sorted(RESULTS.rglob("*.json")) if "speedup" in json.loads(p.read_text())]
 
 
 def page_of(run_file: pathlib.Path) -> str:
-    """results/<task>/.../x.results.json is reported in results/<task>.md."""
+    """A file under results/<task>/ is reported in results/<task>.md."""
     task = run_file.relative_to(RESULTS).parts[0]
     return (RESULTS / f"{task}.md").read_text()
 
@@ -23,8 +24,9 @@ def quoted(value: float, page: str) -> bool:
     return f"{value:.2f}" in page or f"{value:.3f}" in page
 
 
-def test_there_are_run_files():
+def test_there_are_run_and_timing_files():
     assert len(RUN_FILES) >= 10, RUN_FILES
+    assert len(TIMING_FILES) >= 10, TIMING_FILES
 
 
 @pytest.mark.parametrize("run_file", RUN_FILES, ids=lambda p: str(p.relative_to(RESULTS)))
@@ -44,6 +46,13 @@ def test_page_quotes_the_evaluation_time_nonzeros(run_file):
     """Bayesian runs: the compression on the page is the evaluation-time model's non-zeros."""
     model = json.loads(run_file.read_text())["structure"]["model"]
     assert f"{model['weights']:,} of {model['weights_total']:,}" in page_of(run_file)
+
+
+@pytest.mark.parametrize("timing_file", TIMING_FILES, ids=lambda p: str(p.relative_to(RESULTS)))
+def test_page_quotes_the_measured_speedup(timing_file):
+    """benchmarks.inference output: its speedup, as the pages write it (2 decimals and an x)."""
+    speedup = json.loads(timing_file.read_text())["speedup"]
+    assert f"{speedup:.2f}x" in page_of(timing_file), f"{timing_file.name}: {speedup:.2f}x is not on the page"
 
 
 def test_quoted_detects_a_changed_number():
