@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 
 import pytest
 
-RESULTS = pathlib.Path(__file__).resolve().parent.parent / "results"
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "results"
 RUN_FILES = sorted(RESULTS.rglob("*results.json"))
 TIMING_FILES = [p for p in sorted(RESULTS.rglob("*.json")) if "speedup" in json.loads(p.read_text())]
 
@@ -53,6 +55,33 @@ def test_page_quotes_the_measured_speedup(timing_file):
     """benchmarks.inference output: its speedup, as the pages write it (2 decimals and an x)."""
     speedup = json.loads(timing_file.read_text())["speedup"]
     assert f"{speedup:.2f}x" in page_of(timing_file), f"{timing_file.name}: {speedup:.2f}x is not on the page"
+
+
+def readme_result_rows() -> list[tuple[str, str, list[str]]]:
+    """(task cell, "ours" cell, linked results pages) of each README results-table row that links one."""
+    rows = []
+    for line in (ROOT / "README.md").read_text().splitlines():
+        pages = re.findall(r"\((results/[\w./-]+\.md)\)", line)
+        if line.startswith("| ") and pages:
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            rows.append((cells[0], cells[1], pages))
+    return rows
+
+
+def test_readme_has_result_rows():
+    assert len(readme_result_rows()) >= 6
+
+
+@pytest.mark.parametrize(
+    "task, ours, pages", readme_result_rows(), ids=[re.sub(r"\W+", "_", row[0])[:40] for row in readme_result_rows()]
+)
+def test_readme_numbers_come_from_the_linked_page(task, ours, pages):
+    """Every decimal (perplexity, ratio) and large count in a row's "ours" cell is on the page it links."""
+    text = "".join((ROOT / page).read_text() for page in pages)
+    numbers = re.findall(r"\d[\d,]*\.\d+x?|\d[\d,]{4,}", ours)
+    assert numbers, task
+    missing = [n for n in numbers if n not in text]
+    assert not missing, f"README row {task!r}: {missing} not in {pages}"
 
 
 def test_quoted_detects_a_changed_number():
