@@ -4,7 +4,8 @@
 
 Compression is the dense run's weight count over a run's non-zero weights at evaluation (a
 Bayesian run: structure.model, the weights of the extracted model that are not zero), so a
-sweep of one knob (e.g. --kl_weight) reads as one curve. Published points are drawn hollow and
+sweep of one knob (e.g. --kl_weight) reads as one curve; a run trained for another number of
+epochs than the dense one says so in its label. Published points are drawn hollow and
 named as such: they come from ../shared/reference/ISS_REFERENCE.md, not from a run.
 """
 
@@ -35,6 +36,7 @@ def tradeoff_points(folder: str) -> tuple[list[tuple[str, float, float]], list[s
         raise TradeoffError(f"{folder} has no dense/results.json: compression is measured against the dense run")
     results = {name: read_json(f"{folder}/{name}/results.json") for name in names}
     dense_weights = results["dense"]["weights"]
+    dense_epochs = results["dense"].get("epochs")
     points, left_out = [], []
     for name, r in results.items():
         model = r.get("structure", {}).get("model")
@@ -45,7 +47,9 @@ def tradeoff_points(folder: str) -> tuple[list[tuple[str, float, float]], list[s
             continue
         else:  # runs from before results.json counted non-zeros stored only their compact weights
             nonzero = r.get("nonzero_weights", r["weights"])
-        points.append((name, dense_weights / nonzero, r["test_ppl"]))
+        epochs = r.get("epochs", dense_epochs)
+        label = name if epochs == dense_epochs else f"{name} ({epochs} epochs)"
+        points.append((label, dense_weights / nonzero, r["test_ppl"]))
     return points, left_out
 
 

@@ -152,11 +152,13 @@ def test_tradeoff_points_measure_compression_against_the_dense_run(tmp_path):
     write("iss", nonzero_weights=400, hidden_sizes=[3])
     with pytest.raises(TradeoffError, match="no dense/results.json"):
         tradeoff_points(str(tmp_path))
-    write("dense", test_ppl=90.0, nonzero_weights=1000)
-    write("bayes_kl01", test_ppl=95.0, weights=1000, structure={"model": {"weights": 125, "weights_total": 1000}})
+    write("dense", test_ppl=90.0, nonzero_weights=1000, epochs=13)
+    write("bayes_kl01", test_ppl=95.0, weights=1000, structure={"model": {"weights": 125, "weights_total": 1000}},
+          epochs=24)
     write("bayes", structure={"lstm_0": {"weights": 10, "weights_total": 40}})  # before the whole-model count
     points, left_out = tradeoff_points(str(tmp_path))
-    assert points == [("dense", 1.0, 90.0), ("iss", 2.5, 100.0), ("bayes_kl01", 8.0, 95.0)]
+    # a longer schedule than the dense run's is named in the label
+    assert points == [("dense", 1.0, 90.0), ("iss", 2.5, 100.0), ("bayes_kl01 (24 epochs)", 8.0, 95.0)]
     assert left_out == ["bayes: no whole-model count in results.json"]
     image = matplotlib.image.imread(plot_tradeoff(points, str(tmp_path / "t.png"), PUBLISHED["lobacheva_1x256"]))
     red = (image[..., 0] > 0.7) & (image[..., 1] < 0.5) & (image[..., 2] < 0.5)  # the published points and labels
