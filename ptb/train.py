@@ -26,6 +26,13 @@ flags.DEFINE_integer("max_max_epoch", None, "Number of epochs (default: the pres
 flags.DEFINE_integer("max_epoch", None, "Epochs at the initial learning rate before the exponential decay starts "
                      "(default: the preset's, e.g. small's 4 of 13).", lower_bound=1)
 flags.DEFINE_enum("optimizer", "gd", ["gd", "adam"], "Plain SGD (the reference) or Adam.")
+flags.DEFINE_float("learning_rate", None, "Initial learning rate (default: the config file's, else the preset's 1).",
+                   lower_bound=0.0)
+flags.DEFINE_float("max_grad_norm", None, "Clip the global gradient norm of the per-sequence loss (summed over the "
+                   "window's steps) to this (default: the preset's).", lower_bound=0.0)
+flags.DEFINE_integer("num_steps", None, "Tokens per training window (truncated BPTT; default: the preset's).",
+                     lower_bound=1)
+flags.DEFINE_integer("batch_size", None, "Parallel token streams per step (default: the preset's 20).", lower_bound=1)
 flags.DEFINE_enum("freeze_mode", "", ["", "element"], "'element': zero weights stay zero (fine-tuning).")
 flags.DEFINE_enum("method", "", ["", "iss", "l1", "set", "bayes_structured", "grow_prune"],
                   "Sparsity method: iss (group Lasso of the config file), l1 (its weight_decay), set (Sparse "
@@ -54,7 +61,7 @@ def resolve_config():
     config = PRESETS[FLAGS.model]
     if FLAGS.config_file:
         config = apply_config_file(config, FLAGS.config_file)
-    for key in ("num_layers", "hidden_size"):
+    for key in ("num_layers", "hidden_size", "learning_rate", "max_grad_norm", "num_steps", "batch_size"):
         if getattr(FLAGS, key) is not None:
             config = dataclasses.replace(config, **{key: getattr(FLAGS, key)})
     changes = {"optimizer": FLAGS.optimizer, "freeze_mode": FLAGS.freeze_mode}

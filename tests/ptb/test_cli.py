@@ -50,6 +50,21 @@ def test_max_epoch_holds_the_initial_learning_rate_longer(tmp_path, tiny_corpus)
     assert json.loads((tmp_path / "results.json").read_text())["config"]["max_epoch"] == 2
 
 
+def test_training_flags_set_optimizer_windows_and_the_default_kl_weight(tmp_path, tiny_corpus):
+    """Lobacheva et al.'s schedule is reachable by flags: Adam, its rate and clip, 35 x 32-like windows."""
+    proc = run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={tmp_path}", "--max_max_epoch=2",
+               "--max_epoch=2", "--optimizer=adam", "--learning_rate=0.01", "--max_grad_norm=50", "--num_steps=4",
+               "--batch_size=3", "--method=bayes_structured", "--verbose=0")
+    assert "windows of 3 x 4 per epoch" in proc.stderr
+    config = json.loads((tmp_path / "results.json").read_text())["config"]
+    assert (config["optimizer"], config["learning_rate"], config["max_grad_norm"]) == ("adam", 0.01, 50.0)
+    assert (config["num_steps"], config["batch_size"]) == (4, 3)
+    assert config["kl_weight"] == 4 / 929_589  # the ELBO's weight follows the window length
+    rows = (tmp_path / "log.csv").read_text().splitlines()
+    column = rows[0].split(",").index("lr")
+    assert [float(r.split(",")[column]) for r in rows[1:]] == pytest.approx([0.01, 0.01])  # constant: max_epoch = 2
+
+
 def test_iss_run_extracts_a_compact_model_with_the_same_perplexity(tmp_path, tiny_corpus):
     config = tmp_path / "iss.json"
     config.write_text(json.dumps({"learning_rate": 1.0, "dropout_keep_prob": 1.0, "grouplasso": {
