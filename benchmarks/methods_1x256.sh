@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Lobacheva et al.'s model size, 1 x 256, on the `small` 13-epoch schedule: the dense baseline and the
 # structured Bayesian method on every layer (weights + neurons + gates at three KL weights,
-# weights + neurons at three, once with lr 1 for 10 epochs and once for 24 epochs, lr 1 for 18),
+# weights + neurons at three, once with lr 1 for 10 epochs and twice for 24 epochs, lr 1 for 18),
 # each run its own folder under $1, then extraction, evaluation, timing, the table and the
 # perplexity-compression plot.
 #   bash benchmarks/methods_1x256.sh runs/methods256 DATA/ptb 13
-# About 50-90 min per 13-epoch run on a 2-core CPU (the 24-epoch one about 95 min).
+# About 50-90 min per 13-epoch run on a 2-core CPU (the 24-epoch ones about 95 min).
 # results/methods.md has the numbers these runs gave.
 set -euo pipefail
 out=${1:?output folder}; data=${2:?PTB data folder}; epochs=${3:-13}
@@ -20,9 +20,12 @@ python -m ptb.train "${common[@]}" --save_path="$out/bayes_wn_kl03" "${bayes[@]}
 python -m ptb.train "${common[@]}" --save_path="$out/bayes_wn_kl04" "${bayes[@]}" --nobayes_gates --kl_weight=8.7e-6
 python -m ptb.train "${common[@]}" --save_path="$out/bayes_wn_lr10" "${bayes[@]}" --nobayes_gates --max_epoch=10  # lr 1 longer
 python -m ptb.train "${common[@]}" --save_path="$out/bayes_wn_long" "${bayes[@]}" --nobayes_gates --max_max_epoch=24 --max_epoch=18  # 24 epochs
+python -m ptb.train "${common[@]}" --save_path="$out/bayes_wn_kl04_long" "${bayes[@]}" --nobayes_gates --kl_weight=8.7e-6 \
+  --max_max_epoch=24 --max_epoch=18
 # Each Bayesian run as a model of stock LSTMs (removed neurons dropped), evaluated (it must give the
 # run's own perplexities) and timed against the dense 1 x 256 shapes.
-for run in bayes bayes_wn bayes_kl01 bayes_kl03 bayes_wn_kl03 bayes_wn_kl04 bayes_wn_lr10 bayes_wn_long; do
+for run in bayes bayes_wn bayes_kl01 bayes_kl03 bayes_wn_kl03 bayes_wn_kl04 bayes_wn_lr10 bayes_wn_long \
+    bayes_wn_kl04_long; do
   python -m ptb.extract --restore_path="$out/$run" --output="$out/${run}_dense"
   python -m ptb.evaluate --restore_path="$out/${run}_dense" --data_path="$data"
   python -m benchmarks.inference --restore_path="$out/$run" --baseline_sizes=256 --baseline_embedding_size=256 \

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
 from absl import app, flags
 
 from benchmarks.methods_table import RunFolderError, read_json, run_names
@@ -53,6 +52,35 @@ def tradeoff_points(folder: str) -> tuple[list[tuple[str, float, float]], list[s
     return points, left_out
 
 
+LABEL_OFFSETS = (5, -12, 17, -24, 29, -36, 41, -48)  # points above (+) or below (-) the marker, nearest first
+
+
+def label_without_overlap(ax, points) -> list:
+    """Name each run left of its marker, at the nearest height where the name overlaps no other.
+
+    Runs close in compression and perplexity (a KL sweep's neighbours) would otherwise print their
+    names over each other; the first free offset of LABEL_OFFSETS is taken (the last one if none is),
+    with a leader line to the marker when it is not one of the two nearest.
+    """
+    renderer = ax.figure.canvas.get_renderer()
+    placed, labels = [], []
+    for name, compression, ppl in sorted(points, key=lambda point: -point[2]):  # top to bottom
+        for dy in LABEL_OFFSETS:
+            label = ax.annotate(name, (compression, ppl), textcoords="offset points", xytext=(-4, dy), ha="right",
+                                fontsize=8)
+            box = label.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in placed) or dy == LABEL_OFFSETS[-1]:
+                break
+            label.remove()
+        if abs(dy) > 12:  # moved away from its marker: a thin leader line says whose name it is
+            label.remove()
+            label = ax.annotate(name, (compression, ppl), textcoords="offset points", xytext=(-4, dy), ha="right",
+                                fontsize=8, arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.5", "shrinkB": 3})
+        placed.append(box)
+        labels.append(label)
+    return labels
+
+
 def plot_tradeoff(points, path: str, published: dict[str, tuple[float, float]] | None = None) -> str:
     """Write the PNG: one filled, labelled marker per run, hollow ones for published points; log compression axis."""
     import matplotlib
@@ -63,10 +91,6 @@ def plot_tradeoff(points, path: str, published: dict[str, tuple[float, float]] |
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for i, (name, compression, ppl) in enumerate(points):
         ax.plot(compression, ppl, "o", color="tab:blue", label="our runs" if i == 0 else None)
-        # left of the point (published labels go right); below it when a neighbour lies just above it
-        below = any(abs(np.log(c / compression)) < 0.4 and 0 < p - ppl < 2.5 for _, c, p in points)
-        ax.annotate(name, (compression, ppl), textcoords="offset points", xytext=(-4, -12 if below else 5),
-                    ha="right", fontsize=8)
     for i, (name, (compression, ppl)) in enumerate((published or {}).items()):
         ax.plot(compression, ppl, "s", mfc="none", color="tab:red", label="published" if i == 0 else None)
         ax.annotate(name, (compression, ppl), textcoords="offset points", xytext=(6, -3), fontsize=8, color="tab:red")
@@ -77,7 +101,8 @@ def plot_tradeoff(points, path: str, published: dict[str, tuple[float, float]] |
     ax.set_xlabel("compression (dense weights / non-zero weights)")
     ax.set_ylabel("test perplexity")
     ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
+    fig.tight_layout()  # before the labels: their overlap is checked where they will be drawn
+    label_without_overlap(ax, points)
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

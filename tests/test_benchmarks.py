@@ -163,3 +163,27 @@ def test_tradeoff_points_measure_compression_against_the_dense_run(tmp_path):
     image = matplotlib.image.imread(plot_tradeoff(points, str(tmp_path / "t.png"), PUBLISHED["lobacheva_1x256"]))
     red = (image[..., 0] > 0.7) & (image[..., 1] < 0.5) & (image[..., 2] < 0.5)  # the published points and labels
     assert image.ndim == 3 and red.sum() > 20
+
+
+def test_tradeoff_labels_of_crowded_runs_do_not_overlap():
+    """Three runs within 1.2 perplexity points at 17-18x (a KL sweep's neighbours) keep readable names."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.text
+
+    from benchmarks.tradeoff_plot import label_without_overlap
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    points = [("bayes_kl03", 17.18, 116.34), ("bayes_wn_kl03", 18.06, 115.60), ("long_run (24 epochs)", 17.87, 115.18),
+              ("dense", 1.0, 119.2), ("bayes", 56.24, 147.52)]  # the last one stretches the axis as in the real plot
+    ax.plot([c for _, c, _ in points], [p for _, _, p in points], "o")
+    ax.set_xscale("log")
+    labels = label_without_overlap(ax, points)
+    renderer = fig.canvas.get_renderer()
+    boxes = [matplotlib.text.Text.get_window_extent(label, renderer) for label in labels]  # the words, not the leader
+    assert [label.get_text() for label in labels] == ["bayes", "dense", "bayes_kl03", "bayes_wn_kl03",
+                                                     "long_run (24 epochs)"]
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    plt.close(fig)
