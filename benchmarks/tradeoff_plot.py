@@ -6,7 +6,9 @@ Compression is the dense run's weight count over a run's non-zero weights at eva
 Bayesian run: structure.model, the weights of the extracted model that are not zero), so a
 sweep of one knob (e.g. --kl_weight) reads as one curve; a run trained for another number of
 epochs than the dense one says so in its label. Published points are drawn hollow and
-named as such: they come from ../shared/reference/ISS_REFERENCE.md, not from a run.
+named as such: they are not our runs. They stand at their non-zero weight count over our dense
+run's weights, i.e. at the same model size, since a published ratio may count another model
+(PUBLISHED says whose).
 """
 
 from __future__ import annotations
@@ -20,16 +22,22 @@ from benchmarks.methods_table import RunFolderError, read_json, run_names
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("published", None, ["lobacheva_1x256"], "Add published points: Lobacheva et al.'s 1 x 256 PTB runs.")
 
-# (compression, test perplexity), ISS_REFERENCE.md section 6
-PUBLISHED = {"lobacheva_1x256": {"Lobacheva et al. W+N+G": (24.5, 116.5), "Lobacheva et al. W+N": (23.5, 111.0)}}
+# (non-zero weights, test perplexity) of published runs. Lobacheva et al.'s 1 x 256 PTB points
+# (ISS_REFERENCE.md section 6: 116.5 at 24.5x, 111.0 at 23.5x) are the last epochs of the logs in
+# their public code (tipt0p/SparseBayesianRNN, Experiments/Word_PTB/Results/log_llrl.txt and
+# log_lcrl.txt), whose ratios count 13,062,144 weights: their LSTM reads one-hot words (input
+# weights 10,000 x 1,024), there is no embedding. The non-zero counts are what those logs list;
+# plotted against our dense run's weights they sit at equal model size, not at equal ratio.
+PUBLISHED = {"lobacheva_1x256": {"Lobacheva et al. W+N+G": (241_203 + 15_857 + 276_932, 116.5),
+                                 "Lobacheva et al. W+N": (255_028 + 22_328 + 278_616, 111.0)}}
 
 
 class TradeoffError(RunFolderError):
     pass
 
 
-def tradeoff_points(folder: str) -> tuple[list[tuple[str, float, float]], list[str]]:
-    """([(run, compression, test ppl)], [runs left out, with the reason]) for the run folders under `folder`."""
+def tradeoff_points(folder: str) -> tuple[list[tuple[str, float, float]], list[str], int]:
+    """([(run, compression, test ppl)], [runs left out, with the reason], the dense run's weights) for `folder`."""
     names = run_names(folder)
     if "dense" not in names:
         raise TradeoffError(f"{folder} has no dense/results.json: compression is measured against the dense run")
@@ -49,36 +57,63 @@ def tradeoff_points(folder: str) -> tuple[list[tuple[str, float, float]], list[s
         epochs = r.get("epochs", dense_epochs)
         label = name if epochs == dense_epochs else f"{name} ({epochs} epochs)"
         points.append((label, dense_weights / nonzero, r["test_ppl"]))
-    return points, left_out
+    return points, left_out, dense_weights
 
 
-LABEL_OFFSETS = (5, -12, 17, -24, 29, -36, 41, -48)  # points above (+) or below (-) the marker, nearest first
+def published_points(key: str | None, dense_weights: int) -> dict[str, tuple[float, float]]:
+    """{name: (compression against our dense run, test ppl)} of PUBLISHED[key] (none without a key)."""
+    return {name: (dense_weights / nonzero, ppl) for name, (nonzero, ppl) in PUBLISHED.get(key, {}).items()}
 
 
-def label_without_overlap(ax, points) -> list:
-    """Name each run left of its marker, at the nearest height where the name overlaps no other.
+LABEL_OFFSETS = (5, -12, 17, -24, 29, -36)  # points above (+) or below (-) the marker, nearest first
 
-    Runs close in compression and perplexity (a KL sweep's neighbours) would otherwise print their
-    names over each other; the first free offset of LABEL_OFFSETS is taken (the last one if none is),
-    with a leader line to the marker when it is not one of the two nearest.
+
+def label_without_overlap(ax, points, published: dict[str, tuple[float, float]] | None = None) -> list:
+    """Name each point where the name overlaps no other name, no marker and stays inside the axes.
+
+    Our runs are named above left of their markers first, published points (in red) above right of
+    theirs; then below, then on the other side, then further up or down (LABEL_OFFSETS), with a
+    leader line to the marker for any name not in its first place. Runs close in compression and perplexity (a KL sweep's
+    neighbours) would otherwise print their names over each other. If no place is free, the last
+    one tried is used.
     """
+    ax.figure.canvas.draw()  # settles the axes' limits and layout: overlaps are checked where names will be drawn
     renderer = ax.figure.canvas.get_renderer()
-    placed, labels = [], []
-    for name, compression, ppl in sorted(points, key=lambda point: -point[2]):  # top to bottom
-        for dy in LABEL_OFFSETS:
-            label = ax.annotate(name, (compression, ppl), textcoords="offset points", xytext=(-4, dy), ha="right",
-                                fontsize=8)
+    inside = ax.get_window_extent(renderer)
+    items = [(name, c, p, False) for name, c, p in points]
+    items += [(name, c, p, True) for name, (c, p) in (published or {}).items()]
+    half = 4  # pixels: about half a marker
+    placed = [matplotlib_bbox(x - half, y - half, x + half, y + half)
+              for x, y in (ax.transData.transform((c, p)) for _, c, p, _ in items)]
+    left, right = (-4, "right"), (6, "left")
+    labels = []
+    for name, compression, ppl, is_published in sorted(items, key=lambda item: item[2]):  # bottom to top
+        sides = (right, left) if is_published else (left, right)
+        places = [(side, dy) for pair in zip(LABEL_OFFSETS[::2], LABEL_OFFSETS[1::2]) for side in sides for dy in pair]
+        color = "tab:red" if is_published else "black"
+        for (dx, ha), dy in places:
+            label = ax.annotate(name, (compression, ppl), textcoords="offset points", xytext=(dx, dy), ha=ha,
+                                fontsize=8, color=color)
             box = label.get_window_extent(renderer)
-            if not any(box.overlaps(other) for other in placed) or dy == LABEL_OFFSETS[-1]:
+            free = not any(box.overlaps(other) for other in placed) and inside.contains(box.x0, box.y0) \
+                and inside.contains(box.x1, box.y1)
+            if free or (dy, dx) == (places[-1][1], places[-1][0][0]):
                 break
             label.remove()
-        if abs(dy) > 12:  # moved away from its marker: a thin leader line says whose name it is
+        if ((dx, ha), dy) != places[0]:  # not where a reader looks first: a thin leader line says whose name it is
             label.remove()
-            label = ax.annotate(name, (compression, ppl), textcoords="offset points", xytext=(-4, dy), ha="right",
-                                fontsize=8, arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.5", "shrinkB": 3})
+            label = ax.annotate(name, (compression, ppl), textcoords="offset points", xytext=(dx, dy), ha=ha,
+                                fontsize=8, color=color,
+                                arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.5", "shrinkB": 3})
         placed.append(box)
         labels.append(label)
     return labels
+
+
+def matplotlib_bbox(x0, y0, x1, y1):
+    from matplotlib.transforms import Bbox
+
+    return Bbox([[x0, y0], [x1, y1]])
 
 
 def plot_tradeoff(points, path: str, published: dict[str, tuple[float, float]] | None = None) -> str:
@@ -93,7 +128,6 @@ def plot_tradeoff(points, path: str, published: dict[str, tuple[float, float]] |
         ax.plot(compression, ppl, "o", color="tab:blue", label="our runs" if i == 0 else None)
     for i, (name, (compression, ppl)) in enumerate((published or {}).items()):
         ax.plot(compression, ppl, "s", mfc="none", color="tab:red", label="published" if i == 0 else None)
-        ax.annotate(name, (compression, ppl), textcoords="offset points", xytext=(6, -3), fontsize=8, color="tab:red")
     xs = [p[1] for p in points] + [c for c, _ in (published or {}).values()]
     ax.set_xscale("log")
     ax.set_xlim(min(xs) / 1.5, max(xs) * 4)  # room for the labels right of the last points
@@ -102,7 +136,7 @@ def plot_tradeoff(points, path: str, published: dict[str, tuple[float, float]] |
     ax.set_ylabel("test perplexity")
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()  # before the labels: their overlap is checked where they will be drawn
-    label_without_overlap(ax, points)
+    label_without_overlap(ax, points, published)
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
@@ -112,14 +146,19 @@ def main(argv):
     if len(argv) != 3:
         sys.exit("usage: python -m benchmarks.tradeoff_plot RUNS_FOLDER OUTPUT.png [--published=lobacheva_1x256]")
     try:
-        points, left_out = tradeoff_points(argv[1])
+        points, left_out, dense_weights = tradeoff_points(argv[1])
     except RunFolderError as e:  # no such folder, or no dense run in it
         sys.exit(f"Error: {e}")
     for name, compression, ppl in points:
         print(f"{name}: {compression:.2f}x, test ppl {ppl:.2f}")
     for reason in left_out:
         print(f"left out {reason}")
-    print(f"Wrote {plot_tradeoff(points, argv[2], PUBLISHED.get(FLAGS.published))}")
+    published = published_points(FLAGS.published, dense_weights)
+    for name, (compression, ppl) in published.items():
+        nonzero = PUBLISHED[FLAGS.published][name][0]
+        print(f"{name} (published): {nonzero:,} non-zero weights = {compression:.2f}x of our dense "
+              f"{dense_weights:,}, test ppl {ppl:.2f}")
+    print(f"Wrote {plot_tradeoff(points, argv[2], published)}")
 
 
 if __name__ == "__main__":

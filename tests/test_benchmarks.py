@@ -141,7 +141,7 @@ def test_tradeoff_points_measure_compression_against_the_dense_run(tmp_path):
     import matplotlib.image
 
     from benchmarks.methods_table import RunFolderError
-    from benchmarks.tradeoff_plot import PUBLISHED, TradeoffError, plot_tradeoff, tradeoff_points
+    from benchmarks.tradeoff_plot import TradeoffError, plot_tradeoff, published_points, tradeoff_points
 
     def write(name, **results):
         (tmp_path / name).mkdir()
@@ -156,17 +156,24 @@ def test_tradeoff_points_measure_compression_against_the_dense_run(tmp_path):
     write("bayes_kl01", test_ppl=95.0, weights=1000, structure={"model": {"weights": 125, "weights_total": 1000}},
           epochs=24)
     write("bayes", structure={"lstm_0": {"weights": 10, "weights_total": 40}})  # before the whole-model count
-    points, left_out = tradeoff_points(str(tmp_path))
+    points, left_out, dense_weights = tradeoff_points(str(tmp_path))
     # a longer schedule than the dense run's is named in the label
     assert points == [("dense", 1.0, 90.0), ("iss", 2.5, 100.0), ("bayes_kl01 (24 epochs)", 8.0, 95.0)]
-    assert left_out == ["bayes: no whole-model count in results.json"]
-    image = matplotlib.image.imread(plot_tradeoff(points, str(tmp_path / "t.png"), PUBLISHED["lobacheva_1x256"]))
+    assert left_out == ["bayes: no whole-model count in results.json"] and dense_weights == 1000
+    # published points at their non-zero count over our dense weights: Lobacheva et al.'s 23.5x counts
+    # 13,062,144 weights (one-hot input), our 1 x 256 has 5,655,312, so their W+N model is 10.17x of ours
+    published = published_points("lobacheva_1x256", 5_655_312)
+    assert published["Lobacheva et al. W+N"] == pytest.approx((5_655_312 / 555_972, 111.0))
+    assert 13_062_144 / 555_972 == pytest.approx(23.5, abs=0.01) and 13_062_144 / 533_992 == pytest.approx(24.5, abs=0.05)
+    assert published_points(None, 1000) == {}
+    image = matplotlib.image.imread(plot_tradeoff(points, str(tmp_path / "t.png"), published_points("lobacheva_1x256", 1000)))
     red = (image[..., 0] > 0.7) & (image[..., 1] < 0.5) & (image[..., 2] < 0.5)  # the published points and labels
     assert image.ndim == 3 and red.sum() > 20
 
 
 def test_tradeoff_labels_of_crowded_runs_do_not_overlap():
-    """Three runs within 1.2 perplexity points at 17-18x (a KL sweep's neighbours) keep readable names."""
+    """Runs within 1.2 perplexity points at 17-18x (a KL sweep's neighbours) and a published point keep
+    readable names: no two overlap, none covers a marker, and a name moved from its first place has a leader."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -178,12 +185,20 @@ def test_tradeoff_labels_of_crowded_runs_do_not_overlap():
     fig, ax = plt.subplots(figsize=(7, 4.5))
     points = [("bayes_kl03", 17.18, 116.34), ("bayes_wn_kl03", 18.06, 115.60), ("long_run (24 epochs)", 17.87, 115.18),
               ("dense", 1.0, 119.2), ("bayes", 56.24, 147.52)]  # the last one stretches the axis as in the real plot
-    ax.plot([c for _, c, _ in points], [p for _, _, p in points], "o")
+    published = {"Lobacheva et al. W+N+G": (10.59, 116.5)}
+    ax.plot([c for _, c, _ in points] + [10.59], [p for _, _, p in points] + [116.5], "o")
     ax.set_xscale("log")
-    labels = label_without_overlap(ax, points)
+    labels = label_without_overlap(ax, points, published)
     renderer = fig.canvas.get_renderer()
+    for label in labels:
+        label.update_positions(renderer)
     boxes = [matplotlib.text.Text.get_window_extent(label, renderer) for label in labels]  # the words, not the leader
-    assert [label.get_text() for label in labels] == ["bayes", "dense", "bayes_kl03", "bayes_wn_kl03",
-                                                     "long_run (24 epochs)"]
+    assert [label.get_text() for label in labels] == ["long_run (24 epochs)", "bayes_wn_kl03", "bayes_kl03",
+                                                     "Lobacheva et al. W+N+G", "dense", "bayes"]  # bottom to top
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    markers = [ax.transData.transform(xy) for xy in [(c, p) for _, c, p in points] + [(10.59, 116.5)]]
+    assert not any(box.contains(x, y) for box in boxes for x, y in markers)
+    first_place = [label.xyann == ((6, 5) if label.get_color() == "tab:red" else (-4, 5)) for label in labels]
+    assert not all(first_place) and all(first or label.arrow_patch is not None for first, label in zip(first_place, labels))
+    assert labels[3].get_color() == "tab:red"
     plt.close(fig)
