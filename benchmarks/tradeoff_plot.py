@@ -69,51 +69,45 @@ LABEL_OFFSETS = (5, -12, 17, -24, 29, -36)  # points above (+) or below (-) the 
 
 
 def label_without_overlap(ax, points, published: dict[str, tuple[float, float]] | None = None) -> list:
-    """Name each point where the name overlaps no other name, no marker and stays inside the axes.
+    """Name each point where the name overlaps no other name and no marker, inside the axes.
 
-    Our runs are named above left of their markers first, published points (in red) above right of
-    theirs; then below, then on the other side, then further up or down (LABEL_OFFSETS), with a
-    leader line to the marker for any name not in its first place. Runs close in compression and perplexity (a KL sweep's
-    neighbours) would otherwise print their names over each other. If no place is free, the last
-    one tried is used.
+    Our runs are named above left of their markers first, published points (in red) above right
+    of theirs; then below, then on the other side, then further up or down (LABEL_OFFSETS), with a
+    leader line to the marker for a name not in its first place. Runs close in compression and
+    perplexity (a KL sweep's neighbours) would otherwise print their names over each other. If no
+    place is free, the last one tried is used.
     """
+    from matplotlib.transforms import Bbox
+
     ax.figure.canvas.draw()  # settles the axes' limits and layout: overlaps are checked where names will be drawn
     renderer = ax.figure.canvas.get_renderer()
     inside = ax.get_window_extent(renderer)
     items = [(name, c, p, False) for name, c, p in points]
     items += [(name, c, p, True) for name, (c, p) in (published or {}).items()]
     half = 4  # pixels: about half a marker
-    placed = [matplotlib_bbox(x - half, y - half, x + half, y + half)
+    placed = [Bbox([[x - half, y - half], [x + half, y + half]])
               for x, y in (ax.transData.transform((c, p)) for _, c, p, _ in items)]
     left, right = (-4, "right"), (6, "left")
     labels = []
     for name, compression, ppl, is_published in sorted(items, key=lambda item: item[2]):  # bottom to top
         sides = (right, left) if is_published else (left, right)
         places = [(side, dy) for pair in zip(LABEL_OFFSETS[::2], LABEL_OFFSETS[1::2]) for side in sides for dy in pair]
-        color = "tab:red" if is_published else "black"
-        for (dx, ha), dy in places:
-            label = ax.annotate(name, (compression, ppl), textcoords="offset points", xytext=(dx, dy), ha=ha,
-                                fontsize=8, color=color)
+        style = {"textcoords": "offset points", "fontsize": 8, "color": "tab:red" if is_published else "black"}
+        for place in places:
+            (dx, ha), dy = place
+            label = ax.annotate(name, (compression, ppl), xytext=(dx, dy), ha=ha, **style)
             box = label.get_window_extent(renderer)
-            free = not any(box.overlaps(other) for other in placed) and inside.contains(box.x0, box.y0) \
-                and inside.contains(box.x1, box.y1)
-            if free or (dy, dx) == (places[-1][1], places[-1][0][0]):
+            inside_axes = inside.contains(box.x0, box.y0) and inside.contains(box.x1, box.y1)
+            if (inside_axes and not any(box.overlaps(other) for other in placed)) or place == places[-1]:
                 break
             label.remove()
-        if ((dx, ha), dy) != places[0]:  # not where a reader looks first: a thin leader line says whose name it is
+        if place != places[0]:  # not where a reader looks first: a thin leader line says whose name it is
             label.remove()
-            label = ax.annotate(name, (compression, ppl), textcoords="offset points", xytext=(dx, dy), ha=ha,
-                                fontsize=8, color=color,
+            label = ax.annotate(name, (compression, ppl), xytext=(dx, dy), ha=ha, **style,
                                 arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.5", "shrinkB": 3})
         placed.append(box)
         labels.append(label)
     return labels
-
-
-def matplotlib_bbox(x0, y0, x1, y1):
-    from matplotlib.transforms import Bbox
-
-    return Bbox([[x0, y0], [x1, y1]])
 
 
 def plot_tradeoff(points, path: str, published: dict[str, tuple[float, float]] | None = None) -> str:
