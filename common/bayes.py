@@ -10,7 +10,14 @@ et al. add multiplicative *group* variables with the same posterior and prior:
 z_x [D] on the input neurons, z_h [H] on the hidden neurons, z_gate [4H] on each gate
 preactivation of each unit. A zero z_h[j] removes hidden unit j from the recurrence; a zero
 z_gate entry makes that gate of that unit a constant, sigmoid(b) (or tanh(b)). Weights are
-sampled once per batch (the same for every time step, as the recurrence shares them).
+sampled once per batch (the same for every time step, as the recurrence shares them). The group
+variables are too by default (group_noise="batch"); group_noise="sequence" draws them for each
+sequence of the batch instead, still the same for every time step, as Lobacheva et al.'s public
+code does (their weights are drawn once per batch, like ours). Their code also applies z_h to the
+LSTM's output h_t, which the next layer reads too, where the equation above applies it only where
+the recurrence reads h: hidden_scaling="output" does the same (a removed hidden neuron then leaves
+the model; its evaluation-time value folds into the rows of whatever reads the output, see
+output_scale), hidden_scaling="recurrence" (the default) follows the equation.
 `gate_groups=False` leaves z_gate out: their "weights + neurons" variant (W+N), whose PTB
 row is their best; a gate can then still become constant when every weight into it goes.
 
@@ -32,6 +39,9 @@ from common.layers import ScannedRNN, lstm_update
 
 K1, K2, K3 = 0.63576, 1.87320, 1.48695
 LOG_ALPHA_THRESHOLD = 3.0
+GROUP_VARIABLES = ("input_neurons", "hidden_neurons", "gate_preactivations")
+GROUP_NOISE = ("batch", "sequence")
+HIDDEN_SCALING = ("recurrence", "output")
 GATES = ("input_gate", "forget_gate", "cell_update", "output_gate")  # Keras order i, f, c, o
 
 
@@ -97,10 +107,12 @@ class SparseVDWeights:
         """(mu path, log sigma^2 path) of every stochastic variable, for LogUniformKL."""
         return [(getattr(self, n).path, getattr(self, n + "_log_sigma2").path) for n in self.stochastic]
 
-    def _value(self, name, training):
+    def _value(self, name, training, rows: int | None = None):
+        """A sample in training (rows: one per row of a leading axis, e.g. per sequence); else the thresholded mean."""
         mu, ls2 = ops.convert_to_tensor(getattr(self, name)), ops.convert_to_tensor(getattr(self, name + "_log_sigma2"))
         if training:
-            noise = keras.random.normal(ops.shape(mu), seed=self.seed_generator, dtype=mu.dtype)
+            shape = ops.shape(mu) if rows is None else (rows, *ops.shape(mu))
+            noise = keras.random.normal(shape, seed=self.seed_generator, dtype=mu.dtype)
             return mu + ops.exp(0.5 * ls2) * noise
         return ops.where(log_alpha(mu, ls2) < LOG_ALPHA_THRESHOLD, mu, ops.zeros_like(mu))
 
@@ -115,17 +127,26 @@ class BayesianLSTM(SparseVDWeights, ScannedRNN):
 
     Training samples the weights (once per call); inference uses the means with every variable of
     log alpha > 3 at zero. stateful=True carries (h, c) across calls in tracked variables.
-    gate_groups=False: no gate group variables (weights + neurons only).
+    gate_groups=False: no gate group variables (weights + neurons only). group_noise="sequence": the group
+    variables are drawn per sequence in training (see the module docstring); evaluation is the same.
+    hidden_scaling="output": z_h multiplies the layer's output as well as the recurrence's input.
     """
 
     STOCHASTIC = ("kernel", "recurrent_kernel", "input_neurons", "hidden_neurons", "gate_preactivations")
     state_count = 2  # h, c
 
     def __init__(self, units: int, stateful: bool = False, kernel_initializer="glorot_uniform",
-                 init_log_sigma2: float = -10.0, seed: int | None = None, gate_groups: bool = True, **kwargs):
+                 init_log_sigma2: float = -10.0, seed: int | None = None, gate_groups: bool = True,
+                 group_noise: str = "batch", hidden_scaling: str = "recurrence", **kwargs):
         super().__init__(units, stateful=stateful, **kwargs)
+        if group_noise not in GROUP_NOISE:
+            raise ValueError(f"group_noise={group_noise!r}: use one of {GROUP_NOISE}")
+        if hidden_scaling not in HIDDEN_SCALING:
+            raise ValueError(f"hidden_scaling={hidden_scaling!r}: use one of {HIDDEN_SCALING}")
+        self.hidden_scaling = hidden_scaling
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.gate_groups = bool(gate_groups)
+        self.group_noise = group_noise
         self._init_sparse_vd(init_log_sigma2, seed)
 
     @property
@@ -147,8 +168,11 @@ class BayesianLSTM(SparseVDWeights, ScannedRNN):
         return {f"lstm_cell/{k}": w for k, w in stock_lstm_weights(self).items()}
 
     def call(self, inputs, training=False):
-        w = {n: self._value(n, training) for n in self.stochastic}
-        x_part = ops.einsum("btd,de->bte", inputs * w["input_neurons"], w["kernel"])
+        batch, d = ops.shape(inputs)[0], ops.shape(inputs)[-1]
+        per_sequence = training and self.group_noise == "sequence"
+        w = {n: self._value(n, training, rows=batch if per_sequence and n in GROUP_VARIABLES else None)
+             for n in self.stochastic}  # group variables: [D] or, per sequence, [B, D]
+        x_part = ops.einsum("btd,de->bte", inputs * ops.reshape(w["input_neurons"], (-1, 1, d)), w["kernel"])
         gates = w.get("gate_preactivations")
 
         def step(states, x_t):
@@ -158,11 +182,15 @@ class BayesianLSTM(SparseVDWeights, ScannedRNN):
                 pre = pre * gates
             return list(lstm_update(pre + self.bias, c))
 
-        return self._scan(step, ops.transpose(x_part, (1, 0, 2)), ops.shape(inputs)[0], inputs.dtype)
+        outputs = self._scan(step, ops.transpose(x_part, (1, 0, 2)), ops.shape(inputs)[0], inputs.dtype)
+        if self.hidden_scaling == "output":
+            outputs = outputs * ops.reshape(w["hidden_neurons"], (-1, 1, self.units))
+        return outputs
 
     def get_config(self):
         config = self._sparse_vd_config(super().get_config())
-        config.update(kernel_initializer=keras.initializers.serialize(self.kernel_initializer), gate_groups=self.gate_groups)
+        config.update(kernel_initializer=keras.initializers.serialize(self.kernel_initializer), gate_groups=self.gate_groups,
+                      group_noise=self.group_noise, hidden_scaling=self.hidden_scaling)
         return config
 
 
@@ -288,3 +316,14 @@ def stock_lstm_weights(layer: BayesianLSTM) -> dict[str, np.ndarray]:
         "recurrent_kernel": value["hidden_neurons"][:, None] * value["recurrent_kernel"] * gates,
         "bias": layer.bias.numpy(),
     }
+
+
+def output_scale(layer: BayesianLSTM) -> np.ndarray | None:
+    """The evaluation-time z_h that multiplies the layer's output (hidden_scaling="output"), else None.
+
+    stock_lstm_weights folds z_h into the recurrent kernel only; with "output" the rows of whatever
+    reads the layer (the next LSTM's kernel, the softmax kernel) take it too.
+    """
+    if layer.hidden_scaling != "output":
+        return None
+    return ops.convert_to_numpy(layer._value("hidden_neurons", training=False))

@@ -48,6 +48,8 @@ class PTBConfig:
     kl_weight: float = 0.0  # structured Bayesian LSTMs (Lobacheva et al.) when > 0: KL per training sequence
     bayes_layers: str = "lstm"  # Bayesian: "lstm" (the LSTMs), or "all" (embedding and softmax weights too)
     bayes_gates: bool = True  # Bayesian: group variables on the gate preactivations (W+N+G); False: W+N
+    bayes_group_noise: str = "batch"  # Bayesian: group variables drawn once per "batch", or per "sequence"
+    bayes_hidden_scaling: str = "recurrence"  # Bayesian: z_h scales h where the "recurrence" reads it, or the "output"
     gate_hidden: int = 0  # H-LSTMs with this gate hidden width, trained by grow-and-prune (Dai et al.), when > 0
     seed_density: float = 0.5  # grow-and-prune: density of the random initial masks
     grow_epochs: int = 2  # grow-and-prune: growth before epochs 2 .. grow_epochs + 1

@@ -53,6 +53,7 @@ def build_language_model(config: PTBConfig, vocab_size: int, batch_size: int, nu
             continue
         if config.kl_weight:  # structured Bayesian sparsification: weights, neurons (and gates unless bayes_gates=False)
             x = common.bayes.BayesianLSTM(units, stateful=stateful, kernel_initializer=init, gate_groups=config.bayes_gates,
+                                          group_noise=config.bayes_group_noise, hidden_scaling=config.bayes_hidden_scaling,
                                           seed=None if seed is None else seed + 100 + i, name=f"lstm_{i}")(x)
             continue
         x = iss_layers.LSTM(  # the stock LSTM, with its state carried on JAX too
@@ -171,7 +172,8 @@ def compact_config(config: PTBConfig, widths) -> PTBConfig:
         raise common.experiment.RestoreError("extracting a dense model from an H-LSTM (grow-and-prune) run is not "
                                              "implemented: its gate masks are unstructured, so no unit is removed")
     dense = dataclasses.replace(config, group_lasso=0.0, weight_decay=0.0, row_col_lasso=0.0, kl_weight=0.0,
-                                bayes_layers="lstm", bayes_gates=True, group_lasso_multipliers=(), row_col_multipliers=(),
+                                bayes_layers="lstm", bayes_gates=True, bayes_group_noise="batch", bayes_hidden_scaling="recurrence",
+                                group_lasso_multipliers=(), row_col_multipliers=(),
                                 freeze_mode="")
     if config.kl_weight:
         return dataclasses.replace(dense, hidden_sizes=tuple(widths[:-1]), hidden_size=int(widths[-1]))
@@ -186,7 +188,8 @@ def _evaluation_values(model, config: PTBConfig):
     """(weights of the evaluation-time model in the stock layout, by path; the stock twin model).
 
     Each Bayesian layer is written as its stock layer (means with log alpha > 3 at zero, an LSTM's
-    group variables folded into its kernels); the other weights are copied.
+    group variables folded into its kernels; with hidden_scaling="output" its z_h also into the rows
+    of the layer that reads it); the other weights are copied.
     """
     stock = build_language_model(dataclasses.replace(config, kl_weight=0.0, keep_prob=1.0),
                                  model.get_layer("embedding").input_dim, model.inputs[0].shape[0],
@@ -196,6 +199,11 @@ def _evaluation_values(model, config: PTBConfig):
               if not any(p.startswith(f"{layer.name}/") for layer in bayesian)}
     for layer in bayesian:
         values.update({f"{layer.name}/{k}": w for k, w in layer.evaluation_weights().items()})
+    readers = [f"lstm_{i}/lstm_cell/kernel" for i in range(1, len(config.lstm_sizes))] + ["softmax/kernel"]
+    for i, reader in enumerate(readers):
+        scale = common.bayes.output_scale(model.get_layer(f"lstm_{i}"))
+        if scale is not None:
+            values[reader] = scale[:, None] * values[reader]
     return values, stock
 
 

@@ -12,6 +12,7 @@ from common.bayes import (
     LogUniformKL,
     kl_log_uniform,
     log_alpha,
+    output_scale,
     stock_lstm_weights,
     structure_report,
 )
@@ -69,6 +70,21 @@ def test_inference_is_the_lstm_with_group_variables_and_carries_state():
     np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), again, atol=1e-5)  # state carried
 
 
+def test_output_scaling_multiplies_what_the_next_layer_reads_by_the_hidden_variables():
+    """hidden_scaling="output" (Lobacheva et al.'s code): z_h scales h_t for the next layer and the recurrence."""
+    layer = _layer(stateful=False)
+    scaled = BayesianLSTM.from_config({**layer.get_config(), "hidden_scaling": "output"})
+    scaled.build((2, 5, 4))
+    scaled.set_weights(layer.get_weights())
+    x = np.random.default_rng(6).normal(size=(2, 5, 4)).astype("float32")
+    zh = layer.hidden_neurons.numpy()
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(scaled(x)), keras.ops.convert_to_numpy(layer(x)) * zh, atol=1e-5)
+    np.testing.assert_allclose(output_scale(scaled), zh)
+    assert output_scale(layer) is None  # the default, the paper's equation: nothing to fold downstream
+    with pytest.raises(ValueError, match="hidden_scaling='input'"):
+        BayesianLSTM(3, hidden_scaling="input")
+
+
 def test_noisy_variables_are_zero_at_inference_and_a_removed_gate_is_constant():
     layer = _layer(stateful=False)
     ls2 = layer.gate_preactivations_log_sigma2.numpy()
@@ -120,6 +136,46 @@ def test_weights_and_neurons_only_has_no_gate_variables_and_folds_to_the_same_st
     assert report["weights"] == np.count_nonzero(wx) + np.count_nonzero(wh) == 4 * 12 + 3 * 12 - 7
     clone = BayesianLSTM.from_config(layer.get_config())
     assert clone.gate_groups is False
+
+
+def test_group_variables_drawn_per_sequence_differ_across_sequences_and_not_across_time():
+    """group_noise="sequence" (Lobacheva et al.'s code): each sequence draws its own z, kept for every step."""
+    layer = BayesianLSTM(3, seed=0, init_log_sigma2=-1.0, group_noise="sequence", gate_groups=False)
+    layer.build((4, 6, 2))
+    layer.kernel_log_sigma2.assign(np.full((2, 12), -30.0, "float32"))  # weights (nearly) noiseless:
+    layer.recurrent_kernel_log_sigma2.assign(np.full((3, 12), -30.0, "float32"))  # only the groups vary
+    layer.hidden_neurons_log_sigma2.assign(np.full(3, -30.0, "float32"))
+    x = np.broadcast_to(np.random.default_rng(0).normal(size=(1, 6, 2)), (4, 6, 2)).astype("float32")
+    out = keras.ops.convert_to_numpy(layer(x, training=True))  # four copies of one sequence
+    assert all(not np.allclose(out[0], out[k], atol=1e-4) for k in (1, 2, 3))  # each copy its own input z
+    batch = BayesianLSTM.from_config({**layer.get_config(), "group_noise": "batch"})
+    batch.build((4, 6, 2))
+    batch.set_weights(layer.get_weights())
+    out = keras.ops.convert_to_numpy(batch(x, training=True))
+    assert all(np.allclose(out[0], out[k], atol=1e-5) for k in (1, 2, 3))  # one z for the whole batch
+    zx = _sampled_input_neurons(layer, x)  # one draw per sequence and input neuron, none per time step
+    assert zx.shape == (4, 2) and np.ptp(zx, axis=0).min() > 1e-3
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), keras.ops.convert_to_numpy(batch(x)), atol=1e-6)
+    with pytest.raises(ValueError, match="group_noise='token'"):
+        BayesianLSTM(3, group_noise="token")
+
+
+def _sampled_input_neurons(layer, x):
+    """The input-neuron variables one training call drew."""
+    captured = {}
+    original = layer._value
+
+    def spy(name, training, rows=None):
+        value = original(name, training, rows)
+        captured[name] = keras.ops.convert_to_numpy(value)
+        return value
+
+    layer._value = spy
+    try:
+        layer(x, training=True)
+    finally:
+        del layer._value
+    return captured["input_neurons"]
 
 
 def test_the_kl_term_removes_what_the_data_does_not_need():

@@ -89,12 +89,14 @@ def _remove(layer, name, indices):
     log_sigma2.assign(values)
 
 
-@pytest.mark.parametrize("bayes_layers", ["lstm", "all"])
-def test_bayesian_model_extracts_to_a_smaller_stock_lstm_with_the_same_outputs(bayes_layers):
+@pytest.mark.parametrize("bayes_layers, hidden_scaling", [("lstm", "recurrence"), ("all", "recurrence"), ("all", "output")])
+def test_bayesian_model_extracts_to_a_smaller_stock_lstm_with_the_same_outputs(bayes_layers, hidden_scaling):
+    """hidden_scaling="output": a removed hidden neuron leaves the model with no help from its readers."""
     from common.extraction import assign_by_path, compact_weights
     from ptb.model import compact_config, extraction_plan, structure
 
-    config = dataclasses.replace(PRESETS["test"], kl_weight=1e-3, bayes_layers=bayes_layers)
+    config = dataclasses.replace(PRESETS["test"], kl_weight=1e-3, bayes_layers=bayes_layers,
+                                 bayes_hidden_scaling=hidden_scaling)
     model = build_language_model(config, 13, 2, 5, seed=3)
     rng = np.random.default_rng(0)
     if bayes_layers == "all":  # noisy entries of the embedding and softmax are zeros of the stock layers
@@ -108,11 +110,12 @@ def test_bayesian_model_extracts_to_a_smaller_stock_lstm_with_the_same_outputs(b
         layer.bias.assign(rng.normal(size=layer.bias.shape))
     _remove(lstm_0, "input_neurons", [2])  # embedding dimension 2 is read by nobody
     _remove(lstm_0, "hidden_neurons", [1, 3])  # units 1, 3 of lstm_0: no recurrent reader ...
-    _remove(lstm_1, "input_neurons", [1, 3])  # ... and lstm_1 does not read them
     _remove(lstm_0, "gate_preactivations", [16 + 7, 48 + 7])  # forget and output gate of unit 7: constant
     _remove(lstm_1, "hidden_neurons", [5])  # unit 5 of lstm_1: no recurrent reader ...
-    softmax = model.get_layer("softmax").kernel
-    softmax.assign(np.where(np.arange(16)[:, None] == 5, 0.0, softmax.numpy()))  # ... nor a softmax row
+    if hidden_scaling == "recurrence":  # ... their outputs still feed the next layer unless it drops them
+        _remove(lstm_1, "input_neurons", [1, 3])  # lstm_1 does not read units 1, 3
+        softmax = model.get_layer("softmax").kernel
+        softmax.assign(np.where(np.arange(16)[:, None] == 5, 0.0, softmax.numpy()))  # nor the softmax unit 5
     report = structure(model, config)
     assert set(report) == {"lstm_0", "lstm_1", "model"} | ({"embedding", "softmax"} if bayes_layers == "all" else set())
     if bayes_layers == "all":
