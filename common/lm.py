@@ -17,6 +17,17 @@ from common.loop import reset_rnn_states
 from common.metrics import TokenCrossEntropy, perplexity
 
 
+def uniform_initializer(scale: float, seed: int | None) -> keras.initializers.Initializer:
+    """uniform(-scale, scale) that draws new values at every call, reproducibly from `seed`.
+
+    The references (TF1) draw every variable afresh from one uniform initializer. A Keras initializer
+    seeded with an integer, or unseeded, returns the same values at every call, so sharing it would
+    start every weight matrix of one shape from the same numbers (and a [V, D] embedding and a
+    [D, V] softmax from one flat sequence); a SeedGenerator seed advances at every call instead.
+    """
+    return keras.initializers.RandomUniform(-scale, scale, seed=keras.random.SeedGenerator(seed))
+
+
 def batch_windows(ids: np.ndarray, batch_size: int, num_steps: int, pad: bool = False):
     """Inputs, targets and weights [num_windows * batch_size, num_steps] in stateful order.
 

@@ -24,6 +24,7 @@ from common.experiment import LanguageModelTask
 from common.lm import (
     copy_trainable_weights,
     sequence_cross_entropy,  # noqa: F401  (the PTB training loss)
+    uniform_initializer,
 )
 from ptb.config import PTBConfig
 from ptb.reader import load_ptb
@@ -35,7 +36,7 @@ def build_language_model(config: PTBConfig, vocab_size: int, batch_size: int, nu
     """stateful=False (and unroll=True, for TFLite) give the same weights layout for inference and export;
 
     hoist_inputs=True gives CPU inference one input-kernel product per layer instead of one per step."""
-    init = keras.initializers.RandomUniform(-config.init_scale, config.init_scale, seed=seed)
+    init = uniform_initializer(config.init_scale, seed)  # each weight its own draw
     rate = 1.0 - config.keep_prob
     tokens = keras.Input(batch_shape=(batch_size, num_steps), dtype="int32", name="tokens")
     bayes_all = config.kl_weight and config.bayes_layers == "all"  # embedding and softmax sparsified too

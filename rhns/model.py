@@ -14,6 +14,7 @@ import keras
 
 import common
 from common.experiment import LanguageModelTask
+from common.lm import uniform_initializer
 from ptb.reader import load_ptb
 from rhns.config import RHNConfig
 
@@ -24,7 +25,7 @@ def _seed(seed, offset):
 
 def build_language_model(config: RHNConfig, vocab_size: int, batch_size: int, num_steps: int,
                          seed: int | None = None, name: str = "rhn_lm", stateful: bool = True) -> keras.Model:
-    init = keras.initializers.RandomUniform(-config.init_scale, config.init_scale, seed=seed)
+    init = uniform_initializer(config.init_scale, seed)  # each weight (and each depth level) its own draw
     width = config.hidden_size
     tokens = keras.Input(batch_shape=(batch_size, num_steps), dtype="int32", name="tokens")
     embedding = common.TiedEmbedding(vocab_size, width, word_dropout=config.drop_x, embeddings_initializer=init,

@@ -88,3 +88,11 @@ def write_corpus(folder, lines=(300, 60, 60), seed=0):
                 line = rng.choice(TEMPLATES).format(n=rng.choice(["cat", "dog"]), m=rng.choice(["mat", "dog"]))
                 f.write(" " + line + " \n")
     return folder
+
+
+def shared_initial_values(model) -> list[tuple[str, str]]:
+    """Pairs of randomly initialized weights of a fresh model that start from the same numbers (flattened)."""
+    drawn = [(v.path, np.ravel(v.numpy())) for v in model.trainable_weights
+             if len(np.unique(v.numpy())) > 2]  # not a constant start (zeros, ones, a gate bias)
+    return [(a, b) for i, (a, x) in enumerate(drawn) for b, y in drawn[i + 1 :]
+            if x.size == y.size and np.array_equal(x, y)]

@@ -8,6 +8,7 @@ from common.lm import copy_trainable_weights
 from common.loop import reset_rnn_states
 from ptb.config import PRESETS
 from ptb.model import TASK, build_language_model, build_training_model, sequence_cross_entropy
+from tests.helpers import shared_initial_values
 
 CONFIG = dataclasses.replace(PRESETS["test"], keep_prob=1.0)
 
@@ -135,3 +136,14 @@ def test_bayesian_model_extracts_to_a_smaller_stock_lstm_with_the_same_outputs(b
     for window in tokens:  # the carried state included
         np.testing.assert_allclose(keras.ops.convert_to_numpy(compact(window)), keras.ops.convert_to_numpy(model(window)),
                                    atol=1e-5)
+
+
+@pytest.mark.parametrize("kl_weight", [0.0, 1e-3])
+def test_every_weight_starts_from_its_own_draw_reproducibly(kl_weight):
+    """Same-shaped kernels (and the [V, D] embedding and [D, V] softmax) must not share their initial numbers."""
+    config = dataclasses.replace(PRESETS["test"], hidden_size=8, kl_weight=kl_weight)  # embedding width = LSTM width
+    model = build_language_model(config, 13, 2, 5, seed=3)
+    assert shared_initial_values(model) == []
+    again = build_language_model(config, 13, 2, 5, seed=3)
+    for a, b in zip(model.trainable_weights, again.trainable_weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())

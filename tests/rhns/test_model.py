@@ -13,7 +13,7 @@ from common.group_json import load_groups, save_groups, validate_groups
 from common.loop import reset_rnn_states
 from rhns.config import PRESETS
 from rhns.model import TASK, build_language_model, iss_groups
-from tests.helpers import component_elements
+from tests.helpers import component_elements, shared_initial_values
 
 CONFIG = dataclasses.replace(PRESETS["test"], hidden_size=6, depth=3, init_scale=0.5)
 V = 11
@@ -227,3 +227,11 @@ def test_fit_updates_the_carried_state():
     assert np.abs(model.get_layer("rhn").states[0].numpy()).max() > 1e-3
     reset_rnn_states(model)
     assert np.abs(model.get_layer("rhn").states[0].numpy()).max() == 0
+
+
+def test_every_depth_level_starts_from_its_own_draw_reproducibly():
+    model = build_language_model(CONFIG, 11, 2, 4, seed=1)
+    assert shared_initial_values(model) == []
+    again = build_language_model(CONFIG, 11, 2, 4, seed=1)
+    for a, b in zip(model.trainable_weights, again.trainable_weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
