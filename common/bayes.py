@@ -35,7 +35,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from common.layers import ScannedRNN, lstm_update
+from common.layers import ScannedRNN, lstm_update, nth_draw
 
 K1, K2, K3 = 0.63576, 1.87320, 1.48695
 LOG_ALPHA_THRESHOLD = 3.0
@@ -159,7 +159,8 @@ class BayesianLSTM(SparseVDWeights, ScannedRNN):
                   "hidden_neurons": (h,), "gate_preactivations": (4 * h,)}
         for name in self.stochastic:
             shape = shapes[name]
-            self.add_stochastic_weight(name, shape, self.kernel_initializer if "kernel" in name else "ones")
+            init = nth_draw(self.kernel_initializer, int(name == "recurrent_kernel")) if "kernel" in name else "ones"
+            self.add_stochastic_weight(name, shape, init)
         self.bias = self.add_weight(shape=(4 * h,), initializer="zeros", name="bias")
         self._build_states(input_shape)
 

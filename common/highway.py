@@ -21,25 +21,26 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from common.layers import ScannedRNN
+from common.layers import ScannedRNN, nth_draw
 
 
 class _HighwayDepth(keras.layers.Layer):
     """The weights of one micro-step; a sublayer so its variables are `<rhn>/depth_l/...`."""
 
-    def __init__(self, units, input_dim, kernel_initializer, transform_bias, **kwargs):
+    def __init__(self, units, input_dim, kernel_initializer, transform_bias, level=0, **kwargs):
         super().__init__(**kwargs)
         self.units, self.input_dim = units, input_dim
         self.kernel_initializer = kernel_initializer
         self.transform_bias = transform_bias
+        self.level = level
 
     def build(self, input_shape=None):
         w = self.units
         if self.input_dim:
             self.kernel = self.add_weight(shape=(self.input_dim, 2 * w), initializer=self.kernel_initializer,
-                                          name="kernel")
-        self.recurrent_kernel = self.add_weight(shape=(w, 2 * w), initializer=self.kernel_initializer,
-                                                name="recurrent_kernel")
+                                          name="kernel")  # each level's recurrent kernel its own draw:
+        self.recurrent_kernel = self.add_weight(shape=(w, 2 * w), initializer=nth_draw(self.kernel_initializer,
+                                                                                       1 + self.level), name="recurrent_kernel")
         self.bias = self.add_weight(shape=(2 * w,), initializer=self._bias_initializer, name="bias")
 
     def _bias_initializer(self, shape, dtype=None):
@@ -74,7 +75,7 @@ class RecurrentHighway(ScannedRNN):
         self.depths = []
         for level in range(self.depth):
             sub = _HighwayDepth(self.units, input_dim if level == 0 else 0, self.kernel_initializer,
-                                self.transform_bias, name=f"depth_{level}")
+                                self.transform_bias, level=level, name=f"depth_{level}")
             sub.build()
             self.depths.append(sub)
         self._build_states(input_shape)

@@ -22,7 +22,7 @@ import numpy as np
 from keras import ops
 
 from common.groups import find_variables
-from common.layers import ScannedRNN
+from common.layers import ScannedRNN, nth_draw
 from common.loop import reset_rnn_states
 from common.pruning import attach_zero_threshold
 
@@ -46,7 +46,7 @@ class HLSTM(ScannedRNN):
         init = self.kernel_initializer
         self.hidden_kernel = self.add_weight(shape=(d + h, 4 * m), initializer=init, name="hidden_kernel")
         self.hidden_bias = self.add_weight(shape=(4 * m,), initializer="zeros", name="hidden_bias")
-        self.gate_kernel = self.add_weight(shape=(4, m, h), initializer=init, name="gate_kernel")
+        self.gate_kernel = self.add_weight(shape=(4, m, h), initializer=nth_draw(init, 1), name="gate_kernel")
         self.gate_bias = self.add_weight(shape=(4, h), initializer="zeros", name="gate_bias")
         self._build_states(input_shape)
 

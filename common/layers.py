@@ -92,6 +92,21 @@ class LSTM(keras.layers.LSTM):
         pass
 
 
+def nth_draw(initializer, n: int):
+    """The initializer for the n-th weight that a layer draws from one given initializer.
+
+    A Keras initializer seeded with an integer, or unseeded, returns the same numbers at every call,
+    so a layer drawing several weights from it would start same-shaped ones equal (a kernel and a
+    recurrent kernel, the depth levels of an RHN). Such an initializer (an unseeded one holds a random
+    integer) gets seed + n here; one seeded with a SeedGenerator (which advances at every call), or
+    one that draws nothing (zeros, a constant), is returned as it is.
+    """
+    seed = getattr(initializer, "seed", None)
+    if n == 0 or isinstance(seed, bool) or not isinstance(seed, int):
+        return initializer
+    return initializer.__class__.from_config({**initializer.get_config(), "seed": seed + n})
+
+
 def rnn_state_variables(model) -> set[int]:
     """ids of the carried-state variables of every stateful RNN in the model (ours: tracked, named rnn_state*)."""
     return {id(v) for v in model.weights if not v.trainable and v.name.startswith(STATE_PREFIX)}

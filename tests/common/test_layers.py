@@ -4,7 +4,10 @@ import keras
 import numpy as np
 import pytest
 
-from common.layers import LSTM
+from common.bayes import BayesianLSTM
+from common.highway import RecurrentHighway
+from common.hlstm import HLSTM
+from common.layers import LSTM, nth_draw
 
 
 def _pair(input_shape, return_sequences=True, **kwargs):
@@ -58,3 +61,34 @@ def test_the_loop_reads_the_projected_inputs(monkeypatch):
     x = np.zeros((2, 3, 5), "float32")
     LSTM(6, hoist_inputs=True)(x)
     assert seen == [(3, 2, 24)]  # time-major [T, B, 4H]
+
+
+@pytest.mark.parametrize("initializer", [keras.initializers.RandomUniform(-0.1, 0.1, seed=7),
+                                         keras.initializers.RandomUniform(-0.1, 0.1),  # unseeded: a random int seed
+                                         keras.initializers.Orthogonal(seed=3)])
+def test_nth_draw_gives_each_weight_its_own_numbers_reproducibly(initializer):
+    first, second = (np.asarray(nth_draw(initializer, n)((6, 6))) for n in (0, 1))
+    assert not np.allclose(first, second)
+    np.testing.assert_array_equal(np.asarray(nth_draw(initializer, 1)((6, 6))), second)
+
+
+def test_nth_draw_leaves_seed_generators_and_constants_alone():
+    advancing = keras.initializers.RandomUniform(seed=keras.random.SeedGenerator(0))
+    assert nth_draw(advancing, 2) is advancing
+    zeros = keras.initializers.Zeros()
+    assert nth_draw(zeros, 1) is zeros
+
+
+def test_layers_drawing_several_weights_from_one_initializer_start_them_apart():
+    """A same-shaped kernel and recurrent kernel (input width = units), and every RHN depth level."""
+    init = keras.initializers.RandomUniform(-0.5, 0.5, seed=0)
+    bayes = BayesianLSTM(4, kernel_initializer=init)
+    bayes.build((2, 3, 4))
+    assert not np.allclose(bayes.kernel.numpy(), bayes.recurrent_kernel.numpy())
+    rhn = RecurrentHighway(4, depth=3, kernel_initializer=init)
+    rhn.build((2, 3, 4))
+    kernels = [rhn.depths[0].kernel.numpy()] + [d.recurrent_kernel.numpy() for d in rhn.depths]
+    assert all(not np.allclose(a, b) for i, a in enumerate(kernels) for b in kernels[i + 1 :])
+    hlstm = HLSTM(4, 8, kernel_initializer=init)
+    hlstm.build((2, 3, 4))
+    assert not np.allclose(hlstm.hidden_kernel.numpy().ravel()[:64], hlstm.gate_kernel.numpy().ravel()[:64])
