@@ -122,6 +122,29 @@ class SparseVDWeights:
 
 
 @keras.saving.register_keras_serializable(package="iss_rnns")
+class GateOrthogonal(keras.initializers.Initializer):
+    """An LSTM kernel [D, 4H] as four orthogonal [D, H] blocks, one per gate (Lobacheva et al.'s initialization).
+
+    Their code keeps one matrix per gate, each initialized orthogonal; one orthogonal [D, 4H] matrix
+    would instead make each row a unit vector across all four gates (half the scale per gate).
+    """
+
+    def __init__(self, gain: float = 1.0, seed: int | None = None):
+        self.gain = float(gain)
+        self.seed = int(np.random.default_rng().integers(2**30)) if seed is None else int(seed)
+
+    def __call__(self, shape, dtype=None):
+        d, four_h = (int(n) for n in shape)
+        if four_h % 4:
+            raise ValueError(f"GateOrthogonal needs a [D, 4H] kernel, got shape {tuple(shape)}")
+        return ops.concatenate([keras.initializers.Orthogonal(self.gain, seed=4 * self.seed + k)((d, four_h // 4), dtype=dtype)
+                                for k in range(4)], axis=-1)
+
+    def get_config(self):
+        return {"gain": self.gain, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="iss_rnns")
 class BayesianLSTM(SparseVDWeights, ScannedRNN):
     """LSTM layer [B, T, D] -> [B, T, H] with sparse variational dropout on weights, neurons and gates.
 
@@ -130,6 +153,7 @@ class BayesianLSTM(SparseVDWeights, ScannedRNN):
     gate_groups=False: no gate group variables (weights + neurons only). group_noise="sequence": the group
     variables are drawn per sequence in training (see the module docstring); evaluation is the same.
     hidden_scaling="output": z_h multiplies the layer's output as well as the recurrence's input.
+    unit_forget_bias=True starts the forget-gate biases at 1 (the others at 0).
     """
 
     STOCHASTIC = ("kernel", "recurrent_kernel", "input_neurons", "hidden_neurons", "gate_preactivations")
@@ -137,13 +161,15 @@ class BayesianLSTM(SparseVDWeights, ScannedRNN):
 
     def __init__(self, units: int, stateful: bool = False, kernel_initializer="glorot_uniform",
                  init_log_sigma2: float = -10.0, seed: int | None = None, gate_groups: bool = True,
-                 group_noise: str = "batch", hidden_scaling: str = "recurrence", **kwargs):
+                 group_noise: str = "batch", hidden_scaling: str = "recurrence", unit_forget_bias: bool = False,
+                 **kwargs):
         super().__init__(units, stateful=stateful, **kwargs)
         if group_noise not in GROUP_NOISE:
             raise ValueError(f"group_noise={group_noise!r}: use one of {GROUP_NOISE}")
         if hidden_scaling not in HIDDEN_SCALING:
             raise ValueError(f"hidden_scaling={hidden_scaling!r}: use one of {HIDDEN_SCALING}")
         self.hidden_scaling = hidden_scaling
+        self.unit_forget_bias = bool(unit_forget_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.gate_groups = bool(gate_groups)
         self.group_noise = group_noise
@@ -161,8 +187,13 @@ class BayesianLSTM(SparseVDWeights, ScannedRNN):
             shape = shapes[name]
             init = nth_draw(self.kernel_initializer, int(name == "recurrent_kernel")) if "kernel" in name else "ones"
             self.add_stochastic_weight(name, shape, init)
-        self.bias = self.add_weight(shape=(4 * h,), initializer="zeros", name="bias")
+        self.bias = self.add_weight(shape=(4 * h,), initializer=self._bias_initializer, name="bias")
         self._build_states(input_shape)
+
+    def _bias_initializer(self, shape, dtype=None):
+        h = self.units
+        forget = 1.0 if self.unit_forget_bias else 0.0
+        return ops.concatenate([ops.zeros((h,), dtype), ops.full((h,), forget, dtype), ops.zeros((2 * h,), dtype)])
 
     def evaluation_weights(self) -> dict[str, np.ndarray]:
         """The stock LSTM's weights by path under this layer (see stock_lstm_weights)."""
@@ -191,7 +222,7 @@ class BayesianLSTM(SparseVDWeights, ScannedRNN):
     def get_config(self):
         config = self._sparse_vd_config(super().get_config())
         config.update(kernel_initializer=keras.initializers.serialize(self.kernel_initializer), gate_groups=self.gate_groups,
-                      group_noise=self.group_noise, hidden_scaling=self.hidden_scaling)
+                      group_noise=self.group_noise, hidden_scaling=self.hidden_scaling, unit_forget_bias=self.unit_forget_bias)
         return config
 
 

@@ -50,6 +50,7 @@ class PTBConfig:
     bayes_gates: bool = True  # Bayesian: group variables on the gate preactivations (W+N+G); False: W+N
     bayes_group_noise: str = "batch"  # Bayesian: group variables drawn once per "batch", or per "sequence"
     bayes_hidden_scaling: str = "recurrence"  # Bayesian: z_h scales h where the "recurrence" reads it, or the "output"
+    bayes_init: str = "uniform"  # Bayesian: the preset's uniform init, or "lobacheva" (orthogonal, forget bias 1, ...)
     gate_hidden: int = 0  # H-LSTMs with this gate hidden width, trained by grow-and-prune (Dai et al.), when > 0
     seed_density: float = 0.5  # grow-and-prune: density of the random initial masks
     grow_epochs: int = 2  # grow-and-prune: growth before epochs 2 .. grow_epochs + 1

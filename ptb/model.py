@@ -40,8 +40,9 @@ def build_language_model(config: PTBConfig, vocab_size: int, batch_size: int, nu
     rate = 1.0 - config.keep_prob
     tokens = keras.Input(batch_shape=(batch_size, num_steps), dtype="int32", name="tokens")
     bayes_all = config.kl_weight and config.bayes_layers == "all"  # embedding and softmax sparsified too
+    bayes_init = _bayesian_initialization(config, init, seed)
     if bayes_all:
-        x = common.bayes.BayesianEmbedding(vocab_size, config.hidden_size, embeddings_initializer=init,
+        x = common.bayes.BayesianEmbedding(vocab_size, config.hidden_size, **bayes_init["embedding"],
                                            seed=None if seed is None else seed + 99, name="embedding")(tokens)
     else:
         x = keras.layers.Embedding(vocab_size, config.hidden_size, embeddings_initializer=init, name="embedding")(tokens)
@@ -53,7 +54,7 @@ def build_language_model(config: PTBConfig, vocab_size: int, batch_size: int, nu
                                    name=f"lstm_{i}")(x)
             continue
         if config.kl_weight:  # structured Bayesian sparsification: weights, neurons (and gates unless bayes_gates=False)
-            x = common.bayes.BayesianLSTM(units, stateful=stateful, kernel_initializer=init, gate_groups=config.bayes_gates,
+            x = common.bayes.BayesianLSTM(units, stateful=stateful, **bayes_init["lstm"](i), gate_groups=config.bayes_gates,
                                           group_noise=config.bayes_group_noise, hidden_scaling=config.bayes_hidden_scaling,
                                           seed=None if seed is None else seed + 100 + i, name=f"lstm_{i}")(x)
             continue
@@ -64,11 +65,34 @@ def build_language_model(config: PTBConfig, vocab_size: int, batch_size: int, nu
         if rate > 0:
             x = keras.layers.Dropout(rate, seed=None if seed is None else seed + i + 1, name=f"lstm_{i}_dropout")(x)
     if bayes_all:
-        logits = common.bayes.BayesianDense(vocab_size, kernel_initializer=init, bias_initializer=init,
-                                            seed=None if seed is None else seed + 98, name="softmax")(x)
+        logits = common.bayes.BayesianDense(vocab_size, **bayes_init["softmax"], seed=None if seed is None else seed + 98,
+                                            name="softmax")(x)
     else:
         logits = keras.layers.Dense(vocab_size, kernel_initializer=init, bias_initializer=init, name="softmax")(x)
     return keras.Model(tokens, logits, name=name)
+
+
+def _bayesian_initialization(config: PTBConfig, init, seed: int | None) -> dict:
+    """Initializer arguments of the Bayesian layers: the preset's uniform init with log sigma^2 -10 (ours), or
+
+    Lobacheva et al.'s ("lobacheva", from their public code): orthogonal weight means (each LSTM gate's
+    block, the softmax), forget-gate bias 1, zero softmax bias, log sigma -3 (log sigma^2 -6) on every
+    variable; the embedding, which their one-hot model lacks, keeps the uniform init.
+    """
+    if config.bayes_init == "uniform":
+        return {"embedding": {"embeddings_initializer": init}, "lstm": lambda i: {"kernel_initializer": init},
+                "softmax": {"kernel_initializer": init, "bias_initializer": init}}
+    if config.bayes_init != "lobacheva":
+        raise ValueError(f"bayes_init={config.bayes_init!r}: use uniform or lobacheva")
+    noise = {"init_log_sigma2": -6.0}
+
+    def lstm(i):  # kernel and recurrent kernel: seeds base and base + 1 (nth_draw)
+        gates = common.bayes.GateOrthogonal(seed=None if seed is None else seed + 200 + 2 * i)
+        return {"kernel_initializer": gates, "unit_forget_bias": True, **noise}
+
+    softmax = keras.initializers.Orthogonal(seed=None if seed is None else seed + 300)
+    return {"embedding": {"embeddings_initializer": init, **noise}, "lstm": lstm,
+            "softmax": {"kernel_initializer": softmax, "bias_initializer": "zeros", **noise}}
 
 
 def window_model(config: PTBConfig, vocab_size: int, batch_size: int, num_steps: int, hoist_inputs: bool = False,
@@ -173,7 +197,7 @@ def compact_config(config: PTBConfig, widths) -> PTBConfig:
         raise common.experiment.RestoreError("extracting a dense model from an H-LSTM (grow-and-prune) run is not "
                                              "implemented: its gate masks are unstructured, so no unit is removed")
     dense = dataclasses.replace(config, group_lasso=0.0, weight_decay=0.0, row_col_lasso=0.0, kl_weight=0.0,
-                                bayes_layers="lstm", bayes_gates=True, bayes_group_noise="batch", bayes_hidden_scaling="recurrence",
+                                bayes_layers="lstm", bayes_gates=True, bayes_group_noise="batch", bayes_hidden_scaling="recurrence", bayes_init="uniform",
                                 group_lasso_multipliers=(), row_col_multipliers=(),
                                 freeze_mode="")
     if config.kl_weight:

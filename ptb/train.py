@@ -55,6 +55,9 @@ flags.DEFINE_enum("bayes_group_noise", "batch", ["batch", "sequence"], "bayes_st
 flags.DEFINE_enum("bayes_hidden_scaling", "recurrence", ["recurrence", "output"], "bayes_structured: the hidden-neuron "
                   "variables scale h where the recurrence reads it (the paper's equation), or the LSTM's output, which "
                   "the next layer reads too (Lobacheva et al.'s code: a removed hidden neuron leaves the model).")
+flags.DEFINE_enum("bayes_init", "uniform", ["uniform", "lobacheva"], "bayes_structured: the preset's uniform "
+                  "initialization with log sigma^2 -10, or Lobacheva et al.'s: orthogonal means (per LSTM gate, softmax), "
+                  "forget-gate bias 1, log sigma^2 -6.")
 flags.DEFINE_float("set_epsilon", 20.0, "SET: Erdos-Renyi parameter; density = epsilon (rows + cols) / (rows cols).",
                    lower_bound=0.0)
 flags.DEFINE_float("set_zeta", 0.3, "SET: fraction of live weights pruned and regrown after each epoch.",
@@ -93,6 +96,8 @@ def resolve_config():
         raise ConfigError("--bayes_group_noise needs --method=bayes_structured")
     if FLAGS.bayes_hidden_scaling != "recurrence" and FLAGS.method != "bayes_structured":
         raise ConfigError("--bayes_hidden_scaling needs --method=bayes_structured")
+    if FLAGS.bayes_init != "uniform" and FLAGS.method != "bayes_structured":
+        raise ConfigError("--bayes_init needs --method=bayes_structured")
     if FLAGS.method == "set":
         if config.group_lasso or config.weight_decay or config.row_col_lasso:
             raise ConfigError("--method=set trains without penalties; drop the group Lasso / L1 of the config file")
@@ -102,7 +107,7 @@ def resolve_config():
             raise ConfigError("--method=bayes_structured has its own KL term; drop the group Lasso / L1 of the config file")
         changes["kl_weight"] = FLAGS.kl_weight if FLAGS.kl_weight is not None else config.num_steps / PTB_TRAIN_TOKENS
         changes.update(bayes_layers=FLAGS.bayes_layers, bayes_gates=FLAGS.bayes_gates, bayes_group_noise=FLAGS.bayes_group_noise,
-                       bayes_hidden_scaling=FLAGS.bayes_hidden_scaling)
+                       bayes_hidden_scaling=FLAGS.bayes_hidden_scaling, bayes_init=FLAGS.bayes_init)
     elif FLAGS.method == "grow_prune":
         if config.group_lasso or config.weight_decay or config.row_col_lasso:
             raise ConfigError("--method=grow_prune trains without penalties; drop the group Lasso / L1 of the config file")

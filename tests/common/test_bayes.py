@@ -9,6 +9,7 @@ from common.bayes import (
     BayesianDense,
     BayesianEmbedding,
     BayesianLSTM,
+    GateOrthogonal,
     LogUniformKL,
     kl_log_uniform,
     log_alpha,
@@ -46,6 +47,12 @@ def test_kl_matches_the_formula_and_falls_as_alpha_grows():
     assert values == sorted(values, reverse=True) and values[-1] < 0.05
 
 
+def _thresholded(layer, name):
+    """A weight mean as evaluation uses it: zero where log alpha > 3 (also a mean drawn near zero by chance)."""
+    mu, ls2 = getattr(layer, name).numpy(), getattr(layer, name + "_log_sigma2").numpy()
+    return np.where(ls2 - np.log(mu.astype("float64") ** 2 + 1e-8) < 3, mu, 0).astype("float32")
+
+
 def _layer(units=3, d=4, batch=2, stateful=True):
     layer = BayesianLSTM(units, stateful=stateful, kernel_initializer=keras.initializers.RandomUniform(-0.7, 0.7, seed=0))
     layer.build((batch, 5, d))
@@ -59,8 +66,8 @@ def _layer(units=3, d=4, batch=2, stateful=True):
 def test_inference_is_the_lstm_with_group_variables_and_carries_state():
     layer = _layer()
     x = np.random.default_rng(2).normal(size=(2, 5, 4)).astype("float32")
-    v = {n: getattr(layer, n).numpy() for n in ("kernel", "recurrent_kernel", "bias", "input_neurons", "hidden_neurons",
-                                                   "gate_preactivations")}
+    v = {n: getattr(layer, n).numpy() for n in ("bias", "input_neurons", "hidden_neurons", "gate_preactivations")}
+    v.update({n: _thresholded(layer, n) for n in ("kernel", "recurrent_kernel")})
     zeros = np.zeros((2, 3), "float32")
     expected, h, c = numpy_lstm(x, v["kernel"], v["recurrent_kernel"], v["bias"], v["input_neurons"], v["hidden_neurons"],
                                 v["gate_preactivations"], zeros, zeros)
@@ -85,6 +92,23 @@ def test_output_scaling_multiplies_what_the_next_layer_reads_by_the_hidden_varia
         BayesianLSTM(3, hidden_scaling="input")
 
 
+def test_gate_orthogonal_makes_each_gate_block_orthogonal_and_the_forget_bias_one():
+    """Lobacheva et al.'s start: one orthogonal matrix per gate; the forget gate's bias at 1."""
+    layer = BayesianLSTM(4, kernel_initializer=GateOrthogonal(seed=5), unit_forget_bias=True)
+    layer.build((2, 3, 6))
+    for kernel, rows in ((layer.kernel.numpy(), 6), (layer.recurrent_kernel.numpy(), 4)):
+        blocks = np.split(kernel, 4, axis=1)
+        for block in blocks:  # [rows, 4]: orthonormal columns
+            np.testing.assert_allclose(block.T @ block, np.eye(4), atol=1e-5)
+        assert all(not np.allclose(a, b) for i, a in enumerate(blocks) for b in blocks[i + 1 :])
+    assert not np.allclose(layer.kernel.numpy()[:4], layer.recurrent_kernel.numpy())  # their own draws
+    np.testing.assert_array_equal(layer.bias.numpy(), np.repeat([0.0, 1.0, 0.0, 0.0], 4))
+    clone = BayesianLSTM.from_config(layer.get_config())
+    assert clone.unit_forget_bias and clone.kernel_initializer.get_config() == {"gain": 1.0, "seed": 5}
+    with pytest.raises(ValueError, match=r"needs a \[D, 4H\] kernel, got shape \(3, 6\)"):
+        GateOrthogonal(seed=0)((3, 6))
+
+
 def test_noisy_variables_are_zero_at_inference_and_a_removed_gate_is_constant():
     layer = _layer(stateful=False)
     ls2 = layer.gate_preactivations_log_sigma2.numpy()
@@ -94,8 +118,8 @@ def test_noisy_variables_are_zero_at_inference_and_a_removed_gate_is_constant():
     ls2[1] = 10.0
     layer.hidden_neurons_log_sigma2.assign(ls2)
     x = np.random.default_rng(3).normal(size=(2, 5, 4)).astype("float32")
-    v = {n: getattr(layer, n).numpy() for n in ("kernel", "recurrent_kernel", "bias", "input_neurons", "hidden_neurons",
-                                                   "gate_preactivations")}
+    v = {n: getattr(layer, n).numpy() for n in ("bias", "input_neurons", "hidden_neurons", "gate_preactivations")}
+    v.update({n: _thresholded(layer, n) for n in ("kernel", "recurrent_kernel")})
     v["gate_preactivations"][[0, 5]] = 0
     v["hidden_neurons"][1] = 0
     zeros = np.zeros((2, 3), "float32")
@@ -120,8 +144,7 @@ def test_weights_and_neurons_only_has_no_gate_variables_and_folds_to_the_same_st
     _make_noisy(layer.kernel_log_sigma2, (slice(None), np.array([3])))  # every weight into unit 0's forget gate ...
     _make_noisy(layer.recurrent_kernel_log_sigma2, (slice(None), np.array([3])))  # ... is removed: a constant gate
     x = rng.normal(size=(2, 5, 4)).astype("float32")
-    wx, wh = (np.where(getattr(layer, n + "_log_sigma2").numpy() > 5, 0, getattr(layer, n).numpy())
-              for n in ("kernel", "recurrent_kernel"))
+    wx, wh = (_thresholded(layer, n) for n in ("kernel", "recurrent_kernel"))
     zeros = np.zeros((2, 3), "float32")
     expected, _, _ = numpy_lstm(x, wx, wh, layer.bias.numpy(), layer.input_neurons.numpy(), layer.hidden_neurons.numpy(),
                                 np.ones(12, "float32"), zeros, zeros)
@@ -133,7 +156,8 @@ def test_weights_and_neurons_only_has_no_gate_variables_and_folds_to_the_same_st
     np.testing.assert_allclose(keras.ops.convert_to_numpy(stock(x)), expected, atol=1e-5)
     report = structure_report(layer)
     assert report["gates"] == {"input_gate": 3, "forget_gate": 2, "cell_update": 3, "output_gate": 3}
-    assert report["weights"] == np.count_nonzero(wx) + np.count_nonzero(wh) == 4 * 12 + 3 * 12 - 7
+    assert not wx[:, 3].any() and not wh[:, 3].any()  # the 7 removed weights ...
+    assert report["weights"] == np.count_nonzero(wx) + np.count_nonzero(wh) <= 4 * 12 + 3 * 12 - 7  # ... and any drawn near 0
     clone = BayesianLSTM.from_config(layer.get_config())
     assert clone.gate_groups is False
 

@@ -180,6 +180,7 @@ def test_set_run_keeps_its_sparsity_and_resumes_like_an_uninterrupted_one(tmp_pa
     (["--nobayes_gates"], "--nobayes_gates needs --method=bayes_structured"),
     (["--bayes_group_noise=sequence"], "--bayes_group_noise needs --method=bayes_structured"),
     (["--bayes_hidden_scaling=output"], "--bayes_hidden_scaling needs --method=bayes_structured"),
+    (["--bayes_init=lobacheva"], "--bayes_init needs --method=bayes_structured"),
     (["--model=sparselarge", "--max_epoch=3"], "--max_epoch sets the exponential decay; --model=sparselarge decays by steps"),
 ])
 def test_method_flag_checks_its_config(tmp_path, tiny_corpus, args, message):
@@ -194,16 +195,16 @@ def test_method_flag_checks_its_config(tmp_path, tiny_corpus, args, message):
 def test_bayes_structured_run_reports_what_survives(tmp_path, tiny_corpus, layers, width, bayes_layers, gates,
                                                     lobacheva_code):
     save = tmp_path / "bayes"
-    noise, scaling = ("sequence", "output") if lobacheva_code else ("batch", "recurrence")
+    noise, scaling, init = ("sequence", "output", "lobacheva") if lobacheva_code else ("batch", "recurrence", "uniform")
     run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={save}", "--method=bayes_structured",
         "--kl_weight=0.001", "--max_max_epoch=1", "--verbose=0", f"--num_layers={layers}", f"--hidden_size={width}",
         f"--bayes_layers={bayes_layers}", "--bayes_gates" if gates else "--nobayes_gates",
-        f"--bayes_group_noise={noise}", f"--bayes_hidden_scaling={scaling}")
+        f"--bayes_group_noise={noise}", f"--bayes_hidden_scaling={scaling}", f"--bayes_init={init}")
     results = json.loads((save / "results.json").read_text())
     sparsified = {f"lstm_{i}" for i in range(layers)} | ({"embedding", "softmax"} if bayes_layers == "all" else set())
     assert set(results["structure"]) == sparsified | {"model"} and results["config"]["kl_weight"] == 0.001
     assert results["config"]["bayes_gates"] is gates
-    assert (results["config"]["bayes_group_noise"], results["config"]["bayes_hidden_scaling"]) == (noise, scaling)
+    assert [results["config"][f"bayes_{k}"] for k in ("group_noise", "hidden_scaling", "init")] == [noise, scaling, init]
     total = 13 * width + layers * (8 * width * width + 4 * width) + width * 13 + 13  # the dense model's weights
     assert 0 < results["structure"]["model"]["weights"] < results["structure"]["model"]["weights_total"] == total
     # the top-level counts are those of the model it evaluates as, not of its variational parameters

@@ -138,12 +138,31 @@ def test_bayesian_model_extracts_to_a_smaller_stock_lstm_with_the_same_outputs(b
                                    atol=1e-5)
 
 
-@pytest.mark.parametrize("kl_weight", [0.0, 1e-3])
-def test_every_weight_starts_from_its_own_draw_reproducibly(kl_weight):
+@pytest.mark.parametrize("kl_weight, bayes_init", [(0.0, "uniform"), (1e-3, "uniform"), (1e-3, "lobacheva")])
+def test_every_weight_starts_from_its_own_draw_reproducibly(kl_weight, bayes_init):
     """Same-shaped kernels (and the [V, D] embedding and [D, V] softmax) must not share their initial numbers."""
-    config = dataclasses.replace(PRESETS["test"], hidden_size=8, kl_weight=kl_weight)  # embedding width = LSTM width
+    config = dataclasses.replace(PRESETS["test"], hidden_size=8, kl_weight=kl_weight, bayes_layers="all",
+                                 bayes_init=bayes_init)  # embedding width = LSTM width
     model = build_language_model(config, 13, 2, 5, seed=3)
     assert shared_initial_values(model) == []
     again = build_language_model(config, 13, 2, 5, seed=3)
     for a, b in zip(model.trainable_weights, again.trainable_weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_lobacheva_initialization_of_the_bayesian_model():
+    """--bayes_init=lobacheva: orthogonal gate blocks and softmax, forget bias 1, log sigma^2 -6 everywhere."""
+    config = dataclasses.replace(PRESETS["test"], hidden_size=8, num_layers=1, kl_weight=1e-3, bayes_layers="all",
+                                 bayes_init="lobacheva")
+    model = build_language_model(config, 13, 2, 5, seed=3)
+    lstm, softmax = model.get_layer("lstm_0"), model.get_layer("softmax")
+    for block in np.split(lstm.recurrent_kernel.numpy(), 4, axis=1):
+        np.testing.assert_allclose(block.T @ block, np.eye(8), atol=1e-5)
+    kernel = softmax.kernel.numpy()  # [8, 13]: orthonormal rows
+    np.testing.assert_allclose(kernel @ kernel.T, np.eye(8), atol=1e-5)
+    np.testing.assert_array_equal(softmax.bias.numpy(), np.zeros(13))
+    np.testing.assert_array_equal(lstm.bias.numpy(), np.repeat([0.0, 1.0, 0.0, 0.0], 8))
+    log_sigma2 = [v for v in model.trainable_weights if v.path.endswith("_log_sigma2")]
+    assert len(log_sigma2) == 2 + 5 and all(np.all(v.numpy() == -6.0) for v in log_sigma2)  # W+N+G: 5 in the LSTM
+    with pytest.raises(ValueError, match="bayes_init='xavier'"):
+        build_language_model(dataclasses.replace(config, bayes_init="xavier"), 13, 2, 5)
