@@ -15,9 +15,11 @@ import pytest
 from tests.helpers import ROOT, run
 
 NEEDS_JAX = pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="needs jax (pip install -e '.[jax]')")
+# lr 0.5: at lr 1 the tiny run is chaotic enough that the order of float sums (one device or two) moves
+# components across the zero threshold; at 0.5 both runs keep the same weights to about 1e-7
 ISS_CONFIG = {
-    "learning_rate": 1.0, "weight_decay": 0.0, "dropout_keep_prob": 1.0,
-    "grouplasso": {"global_decay": 0.05, "lstm_0": {"structure_decay_multi": 1.0, "coupled_layer": "lstm_1"},
+    "learning_rate": 0.5, "weight_decay": 0.0, "dropout_keep_prob": 1.0,
+    "grouplasso": {"global_decay": 0.06, "lstm_0": {"structure_decay_multi": 1.0, "coupled_layer": "lstm_1"},
                    "lstm_1": {"structure_decay_multi": 1.0, "coupled_layer": "softmax"}},
 }
 
