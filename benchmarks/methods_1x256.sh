@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Lobacheva et al.'s model size, 1 x 256, on the `small` 13-epoch schedule: the dense baseline and the
 # structured Bayesian method on every layer (weights + neurons + gates at three KL weights,
-# weights + neurons at four, once with lr 1 for 10 epochs and twice for 24 epochs, lr 1 for 18),
+# weights + neurons at four, once with lr 1 for 10 epochs, twice for 24 epochs, lr 1 for 18, and once
+# with the group variables drawn per sequence),
 # each run its own folder under $1, then extraction, evaluation, timing, the table and the
 # perplexity-compression plot.
 #   bash benchmarks/methods_1x256.sh runs/methods256 DATA/ptb 13
@@ -19,6 +20,8 @@ python -m ptb.train "${common[@]}" --save_path="$out/bayes_kl03" "${bayes[@]}" -
 python -m ptb.train "${common[@]}" --save_path="$out/bayes_wn_kl03" "${bayes[@]}" --nobayes_gates --kl_weight=6.8e-6
 python -m ptb.train "${common[@]}" --save_path="$out/bayes_wn_kl04" "${bayes[@]}" --nobayes_gates --kl_weight=8.7e-6
 python -m ptb.train "${common[@]}" --save_path="$out/bayes_wn_kl02" "${bayes[@]}" --nobayes_gates --kl_weight=4.5e-6  # their size
+python -m ptb.train "${common[@]}" --save_path="$out/bayes_wn_kl02_seq" "${bayes[@]}" --nobayes_gates --kl_weight=4.5e-6 \
+  --bayes_group_noise=sequence  # group variables drawn per sequence, as their code
 python -m ptb.train "${common[@]}" --save_path="$out/bayes_wn_lr10" "${bayes[@]}" --nobayes_gates --max_epoch=10  # lr 1 longer
 python -m ptb.train "${common[@]}" --save_path="$out/bayes_wn_long" "${bayes[@]}" --nobayes_gates --max_max_epoch=24 --max_epoch=18  # 24 epochs
 python -m ptb.train "${common[@]}" --save_path="$out/bayes_wn_kl04_long" "${bayes[@]}" --nobayes_gates --kl_weight=8.7e-6 \
@@ -26,7 +29,7 @@ python -m ptb.train "${common[@]}" --save_path="$out/bayes_wn_kl04_long" "${baye
 # Each Bayesian run as a model of stock LSTMs (removed neurons dropped), evaluated (it must give the
 # run's own perplexities) and timed against the dense 1 x 256 shapes.
 for run in bayes bayes_wn bayes_kl01 bayes_kl03 bayes_wn_kl03 bayes_wn_kl04 bayes_wn_lr10 bayes_wn_long \
-    bayes_wn_kl04_long bayes_wn_kl02; do
+    bayes_wn_kl04_long bayes_wn_kl02 bayes_wn_kl02_seq; do
   python -m ptb.extract --restore_path="$out/$run" --output="$out/${run}_dense"
   python -m ptb.evaluate --restore_path="$out/${run}_dense" --data_path="$data"
   python -m benchmarks.inference --restore_path="$out/$run" --baseline_sizes=256 --baseline_embedding_size=256 \
