@@ -214,7 +214,7 @@ class BayesianLSTM(SparseVDWeights, ScannedRNN):
                 pre = pre * gates
             return list(lstm_update(pre + self.bias, c))
 
-        outputs = self._scan(step, ops.transpose(x_part, (1, 0, 2)), ops.shape(inputs)[0], inputs.dtype)
+        outputs = self._scan(step, ops.transpose(x_part, (1, 0, 2)), batch, inputs.dtype)
         if self.hidden_scaling == "output":
             outputs = outputs * ops.reshape(w["hidden_neurons"], (-1, 1, self.units))
         return outputs

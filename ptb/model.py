@@ -73,11 +73,12 @@ def build_language_model(config: PTBConfig, vocab_size: int, batch_size: int, nu
 
 
 def _bayesian_initialization(config: PTBConfig, init, seed: int | None) -> dict:
-    """Initializer arguments of the Bayesian layers: the preset's uniform init with log sigma^2 -10 (ours), or
+    """Initializer arguments of the Bayesian layers by layer ("lstm": a function of the layer index).
 
-    Lobacheva et al.'s ("lobacheva", from their public code): orthogonal weight means (each LSTM gate's
-    block, the softmax), forget-gate bias 1, zero softmax bias, log sigma -3 (log sigma^2 -6) on every
-    variable; the embedding, which their one-hot model lacks, keeps the uniform init.
+    "uniform": the preset's uniform init with log sigma^2 -10 (ours). "lobacheva", from their public
+    code: orthogonal weight means (each LSTM gate's block, the softmax), forget-gate bias 1, zero
+    softmax bias, log sigma -3 (log sigma^2 -6) on every variable; the embedding, which their one-hot
+    model lacks, keeps the uniform init.
     """
     if config.bayes_init == "uniform":
         return {"embedding": {"embeddings_initializer": init}, "lstm": lambda i: {"kernel_initializer": init},
@@ -196,10 +197,9 @@ def compact_config(config: PTBConfig, widths) -> PTBConfig:
     if config.gate_hidden:
         raise common.experiment.RestoreError("extracting a dense model from an H-LSTM (grow-and-prune) run is not "
                                              "implemented: its gate masks are unstructured, so no unit is removed")
+    bayes_defaults = {f.name: f.default for f in dataclasses.fields(PTBConfig) if f.name.startswith("bayes_")}
     dense = dataclasses.replace(config, group_lasso=0.0, weight_decay=0.0, row_col_lasso=0.0, kl_weight=0.0,
-                                bayes_layers="lstm", bayes_gates=True, bayes_group_noise="batch", bayes_hidden_scaling="recurrence", bayes_init="uniform",
-                                group_lasso_multipliers=(), row_col_multipliers=(),
-                                freeze_mode="")
+                                group_lasso_multipliers=(), row_col_multipliers=(), freeze_mode="", **bayes_defaults)
     if config.kl_weight:
         return dataclasses.replace(dense, hidden_sizes=tuple(widths[:-1]), hidden_size=int(widths[-1]))
     return dataclasses.replace(dense, hidden_sizes=tuple(widths))
