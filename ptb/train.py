@@ -66,6 +66,9 @@ flags.DEFINE_float("zero_threshold", None, "Zero |w| below this after every step
                    lower_bound=0.0)
 
 
+BAYES_FLAGS = ("bayes_layers", "bayes_gates", "bayes_group_noise", "bayes_hidden_scaling", "bayes_init")  # = config fields
+
+
 def resolve_config():
     config = PRESETS[FLAGS.model]
     if FLAGS.config_file:
@@ -88,16 +91,10 @@ def resolve_config():
         changes["max_epoch"] = FLAGS.max_epoch
     if FLAGS.zero_threshold is not None:
         changes["zero_threshold"] = FLAGS.zero_threshold
-    if FLAGS.bayes_layers != "lstm" and FLAGS.method != "bayes_structured":
-        raise ConfigError("--bayes_layers needs --method=bayes_structured")
-    if not FLAGS.bayes_gates and FLAGS.method != "bayes_structured":
-        raise ConfigError("--nobayes_gates needs --method=bayes_structured")
-    if FLAGS.bayes_group_noise != "batch" and FLAGS.method != "bayes_structured":
-        raise ConfigError("--bayes_group_noise needs --method=bayes_structured")
-    if FLAGS.bayes_hidden_scaling != "recurrence" and FLAGS.method != "bayes_structured":
-        raise ConfigError("--bayes_hidden_scaling needs --method=bayes_structured")
-    if FLAGS.bayes_init != "uniform" and FLAGS.method != "bayes_structured":
-        raise ConfigError("--bayes_init needs --method=bayes_structured")
+    for name in BAYES_FLAGS:  # set away from its default without the method it belongs to
+        if FLAGS[name].value != FLAGS[name].default and FLAGS.method != "bayes_structured":
+            flag = f"--no{name}" if FLAGS[name].value is False else f"--{name}"
+            raise ConfigError(f"{flag} needs --method=bayes_structured")
     if FLAGS.method == "set":
         if config.group_lasso or config.weight_decay or config.row_col_lasso:
             raise ConfigError("--method=set trains without penalties; drop the group Lasso / L1 of the config file")
@@ -106,8 +103,7 @@ def resolve_config():
         if config.group_lasso or config.weight_decay or config.row_col_lasso:
             raise ConfigError("--method=bayes_structured has its own KL term; drop the group Lasso / L1 of the config file")
         changes["kl_weight"] = FLAGS.kl_weight if FLAGS.kl_weight is not None else config.num_steps / PTB_TRAIN_TOKENS
-        changes.update(bayes_layers=FLAGS.bayes_layers, bayes_gates=FLAGS.bayes_gates, bayes_group_noise=FLAGS.bayes_group_noise,
-                       bayes_hidden_scaling=FLAGS.bayes_hidden_scaling, bayes_init=FLAGS.bayes_init)
+        changes.update({name: FLAGS[name].value for name in BAYES_FLAGS})
     elif FLAGS.method == "grow_prune":
         if config.group_lasso or config.weight_decay or config.row_col_lasso:
             raise ConfigError("--method=grow_prune trains without penalties; drop the group Lasso / L1 of the config file")
