@@ -38,6 +38,8 @@ flags.DEFINE_integer("baseline_embedding_size", None, "Embedding width of the sy
 flags.DEFINE_string("baseline", None, "A ptb run to compare against (default: synthetic --baseline_sizes).")
 flags.DEFINE_integer("embedding_size", 1500, "Embedding width of synthetic models (the paper keeps 1500).")
 flags.DEFINE_integer("vocab_size", 10000, "Vocabulary of synthetic models.")
+flags.DEFINE_bool("one_hot_input", False, "Synthetic models read one-hot words, no embedding (Lobacheva et al.'s model; "
+                  "a run trained with --one_hot_input sets it for itself and the synthetic baseline).")
 flags.DEFINE_integer("batch_size", 10, "Batch size (paper: 10).")
 flags.DEFINE_integer("num_steps", 30, "Unrolled steps (paper: 30).")
 flags.DEFINE_integer("repeats", 20, "Timed calls per model and round.")
@@ -51,26 +53,29 @@ flags.DEFINE_bool("xla", False, "TensorFlow backend: compile the forward pass wi
 flags.DEFINE_string("output", None, "Write the figures as JSON here.")
 
 
-def mult_adds_per_step(embedding_size: int, sizes, vocab_size: int) -> int:
-    """Per token: each LSTM 4H(D+H) (gate pre-activations), the softmax H_last x V; the embedding is a lookup."""
-    total, inputs = 0, embedding_size
+def mult_adds_per_step(embedding_size: int, sizes, vocab_size: int, one_hot: bool = False) -> int:
+    """Per token: each LSTM 4H(D+H) (gate pre-activations), the softmax H_last x V; the embedding is a lookup.
+
+    one_hot: the first LSTM multiplies a one-hot word (D = V), as the stock layer does."""
+    total, inputs = 0, vocab_size if one_hot else embedding_size
     for h in sizes:
         total += 4 * h * (inputs + h)
         inputs = h
     return total + inputs * vocab_size
 
 
-def _inference_model(sizes, embedding_size, vocab_size, batch_size, num_steps, hoist_inputs=False):
-    config = dataclasses.replace(PRESETS["large"], hidden_size=embedding_size, hidden_sizes=tuple(sizes), num_layers=len(sizes))
+def _inference_model(sizes, embedding_size, vocab_size, batch_size, num_steps, hoist_inputs=False, one_hot=False):
+    config = dataclasses.replace(PRESETS["large"], hidden_size=embedding_size, hidden_sizes=tuple(sizes), num_layers=len(sizes),
+                                 one_hot_input=one_hot)
     return window_model(config, vocab_size, batch_size, num_steps, hoist_inputs)
 
 
 def _from_run(path, batch_size, num_steps, hoist_inputs=False):
-    """(compact inference model, sizes, embedding width, vocabulary) of a ptb run, extracted as ptb.extract does
+    """(compact inference model, sizes, embedding width, vocabulary, one-hot input) of a ptb run, extracted as
 
-    (ISS: the live components; Bayesian: the stock-LSTM form without its unread units)."""
+    ptb.extract does (ISS: the live components; Bayesian: the stock-LSTM form without its unread units)."""
     model, config, vocab = deployment_model(path, batch_size, num_steps, hoist_inputs)
-    return model, list(config.lstm_sizes), config.hidden_size, vocab
+    return model, list(config.lstm_sizes), config.hidden_size, vocab, config.one_hot_input
 
 
 def _compiled_forward(model):
@@ -134,41 +139,44 @@ def main(argv):
     del argv
     B, T, hoist = FLAGS.batch_size, FLAGS.num_steps, FLAGS.hoist_inputs
     if FLAGS.restore_path:
-        compact, sizes, emb, vocab = _from_run(FLAGS.restore_path, B, T, hoist)
+        compact, sizes, emb, vocab, one_hot = _from_run(FLAGS.restore_path, B, T, hoist)
     else:
         if not FLAGS.hidden_sizes:
             raise app.UsageError("give --hidden_sizes (synthetic) or --restore_path")
         sizes = [int(s) for s in FLAGS.hidden_sizes.split(",")]
-        emb, vocab = FLAGS.embedding_size, FLAGS.vocab_size
-        compact = _inference_model(sizes, emb, vocab, B, T, hoist)
+        emb, vocab, one_hot = FLAGS.embedding_size, FLAGS.vocab_size, FLAGS.one_hot_input
+        compact = _inference_model(sizes, emb, vocab, B, T, hoist, one_hot)
     if FLAGS.baseline:
-        baseline, base_sizes, base_emb, _ = _from_run(FLAGS.baseline, B, T, hoist)
+        baseline, base_sizes, base_emb, _, base_one_hot = _from_run(FLAGS.baseline, B, T, hoist)
     else:
         base_sizes, base_emb = [int(s) for s in FLAGS.baseline_sizes.split(",")], FLAGS.baseline_embedding_size or emb
-        baseline = _inference_model(base_sizes, base_emb, vocab, B, T, hoist)
+        base_one_hot = one_hot  # the dense model of the same kind
+        baseline = _inference_model(base_sizes, base_emb, vocab, B, T, hoist, base_one_hot)
+    kinds = {"compact": (sizes, emb, one_hot), "baseline": (base_sizes, base_emb, base_one_hot)}
 
     models = {"compact": compact, "baseline": baseline}
     x = np.random.randint(0, vocab, size=(B, T)).astype("int32")
     latency = _alternate({n: _compiled_forward(m) for n, m in models.items()}, {n: x for n in models},
                          FLAGS.repeats, FLAGS.rounds)
-    one_step = {n: _inference_model(s, e, vocab, 1, 1, hoist) for n, s, e in (("compact", sizes, emb), ("baseline", base_sizes, base_emb))}
+    one_step = {n: _inference_model(s, e, vocab, 1, 1, hoist, o) for n, (s, e, o) in kinds.items()}
     for n, m in one_step.items():
         copy_trainable_weights(models[n], m)
     x1 = np.random.randint(0, vocab, size=(1, 1)).astype("int32")
     latency_1 = _alternate({n: _compiled_forward(m) for n, m in one_step.items()}, {n: x1 for n in one_step},
                            FLAGS.repeats, FLAGS.rounds)
 
-    madds = {"compact": mult_adds_per_step(emb, sizes, vocab) * B * T,
-             "baseline": mult_adds_per_step(base_emb, base_sizes, vocab) * B * T}
+    madds = {n: mult_adds_per_step(e, s, vocab, o) * B * T for n, (s, e, o) in kinds.items()}
     weights = {n: int(sum(np.prod(v.shape) for v in m.trainable_weights)) for n, m in models.items()}
     # The model's largest products see all B*T tokens at once (input projection, softmax); the
     # best rate over those shapes makes (mult-adds / rate) a true lower bound on latency.
-    H = max(base_sizes)
-    rate = max(matmul_rate(B * T, base_emb, 4 * H), matmul_rate(B * T, H, vocab), matmul_rate(B, base_emb + H, 4 * H))
+    H, first_inputs = max(base_sizes), vocab if base_one_hot else base_emb
+    rate = max(matmul_rate(B * T, first_inputs, 4 * H), matmul_rate(B * T, H, vocab), matmul_rate(B, first_inputs + H, 4 * H))
     report = {
         "backend": keras.backend.backend(), "xla": FLAGS.xla or keras.backend.backend() == "jax", "hoist_inputs": hoist,
         "batch_size": B, "num_steps": T,
-        "hidden_sizes": {"compact": sizes, "baseline": base_sizes}, "embedding_size": {"compact": emb, "baseline": base_emb},
+        "hidden_sizes": {"compact": sizes, "baseline": base_sizes},
+        "embedding_size": {n: None if o else e for n, (_, e, o) in kinds.items()},  # None: one-hot words
+        "one_hot_input": {n: o for n, (_, _, o) in kinds.items()},
         "latency_ms": {n: 1000 * v for n, v in latency.items()},
         "latency_batch1_step1_ms": {n: 1000 * v for n, v in latency_1.items()},
         "speedup": latency["baseline"] / latency["compact"],
@@ -190,7 +198,7 @@ def main(argv):
             report[f"{key}_speedup"] = tfl["baseline"] / tfl["compact"]
 
     print(f"backend {report['backend']}{' (XLA)' if report['xla'] else ''}, batch {B} x {T} steps"
-          + (", input products hoisted" if hoist else ""))
+          + (", input products hoisted" if hoist else "") + (", one-hot input" if one_hot or base_one_hot else ""))
     for n in models:
         print(f"{n:9s} sizes {report['hidden_sizes'][n]}  weights {weights[n] / 1e6:6.2f}M  mult-adds {madds[n] / 1e6:8.1f}M"
               f"  latency {report['latency_ms'][n]:8.2f} ms  (batch 1 x 1: {report['latency_batch1_step1_ms'][n]:.3f} ms)"

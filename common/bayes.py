@@ -20,6 +20,9 @@ the model; its evaluation-time value folds into the rows of whatever reads the o
 output_scale), hidden_scaling="recurrence" (the default) follows the equation.
 `gate_groups=False` leaves z_gate out: their "weights + neurons" variant (W+N), whose PTB
 row is their best; a gate can then still become constant when every weight into it goes.
+`token_inputs=V` makes the layer read token ids as one-hot words, as their language model does
+(no embedding): the input kernel is [V, 4H], the product x W_x is a lookup of its rows, and there
+are no input-neuron variables (theirs have none on the words).
 
 BayesianEmbedding and BayesianDense carry the same weight posterior (no group variables) for the
 "every layer" variant, where the embedding and the softmax are sparsified too, as in their
@@ -154,6 +157,7 @@ class BayesianLSTM(SparseVDWeights, ScannedRNN):
     variables are drawn per sequence in training (see the module docstring); evaluation is the same.
     hidden_scaling="output": z_h multiplies the layer's output as well as the recurrence's input.
     unit_forget_bias=True starts the forget-gate biases at 1 (the others at 0).
+    token_inputs=V: the input is token ids [B, T] read as one-hot words over a vocabulary of V (see the module docstring).
     """
 
     STOCHASTIC = ("kernel", "recurrent_kernel", "input_neurons", "hidden_neurons", "gate_preactivations")
@@ -162,7 +166,7 @@ class BayesianLSTM(SparseVDWeights, ScannedRNN):
     def __init__(self, units: int, stateful: bool = False, kernel_initializer="glorot_uniform",
                  init_log_sigma2: float = -10.0, seed: int | None = None, gate_groups: bool = True,
                  group_noise: str = "batch", hidden_scaling: str = "recurrence", unit_forget_bias: bool = False,
-                 **kwargs):
+                 token_inputs: int = 0, **kwargs):
         super().__init__(units, stateful=stateful, **kwargs)
         if group_noise not in GROUP_NOISE:
             raise ValueError(f"group_noise={group_noise!r}: use one of {GROUP_NOISE}")
@@ -173,14 +177,18 @@ class BayesianLSTM(SparseVDWeights, ScannedRNN):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.gate_groups = bool(gate_groups)
         self.group_noise = group_noise
+        self.token_inputs = int(token_inputs)
         self._init_sparse_vd(init_log_sigma2, seed)
 
     @property
     def stochastic(self) -> tuple:
-        return self.STOCHASTIC if self.gate_groups else tuple(n for n in self.STOCHASTIC if n != "gate_preactivations")
+        left_out = {"gate_preactivations"} if not self.gate_groups else set()
+        if self.token_inputs:
+            left_out.add("input_neurons")
+        return tuple(n for n in self.STOCHASTIC if n not in left_out)
 
     def build(self, input_shape):
-        d, h = int(input_shape[-1]), self.units
+        d, h = self.token_inputs or int(input_shape[-1]), self.units
         shapes = {"kernel": (d, 4 * h), "recurrent_kernel": (h, 4 * h), "input_neurons": (d,),
                   "hidden_neurons": (h,), "gate_preactivations": (4 * h,)}
         for name in self.stochastic:
@@ -199,12 +207,19 @@ class BayesianLSTM(SparseVDWeights, ScannedRNN):
         """The stock LSTM's weights by path under this layer (see stock_lstm_weights)."""
         return {f"lstm_cell/{k}": w for k, w in stock_lstm_weights(self).items()}
 
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.units) if self.token_inputs else super().compute_output_shape(input_shape)
+
     def call(self, inputs, training=False):
-        batch, d = ops.shape(inputs)[0], ops.shape(inputs)[-1]
+        batch = ops.shape(inputs)[0]
         per_sequence = training and self.group_noise == "sequence"
         w = {n: self._value(n, training, rows=batch if per_sequence and n in GROUP_VARIABLES else None)
              for n in self.stochastic}  # group variables: [D] or, per sequence, [B, D]
-        x_part = ops.einsum("btd,de->bte", inputs * ops.reshape(w["input_neurons"], (-1, 1, d)), w["kernel"])
+        if self.token_inputs:  # one-hot words: x W_x is the row of each token (of this batch's draw of W_x)
+            x_part = ops.take(w["kernel"], ops.cast(inputs, "int32"), axis=0)
+        else:
+            d = ops.shape(inputs)[-1]
+            x_part = ops.einsum("btd,de->bte", inputs * ops.reshape(w["input_neurons"], (-1, 1, d)), w["kernel"])
         gates = w.get("gate_preactivations")
 
         def step(states, x_t):
@@ -214,7 +229,7 @@ class BayesianLSTM(SparseVDWeights, ScannedRNN):
                 pre = pre * gates
             return list(lstm_update(pre + self.bias, c))
 
-        outputs = self._scan(step, ops.transpose(x_part, (1, 0, 2)), batch, inputs.dtype)
+        outputs = self._scan(step, ops.transpose(x_part, (1, 0, 2)), batch, x_part.dtype)
         if self.hidden_scaling == "output":
             outputs = outputs * ops.reshape(w["hidden_neurons"], (-1, 1, self.units))
         return outputs
@@ -222,7 +237,8 @@ class BayesianLSTM(SparseVDWeights, ScannedRNN):
     def get_config(self):
         config = self._sparse_vd_config(super().get_config())
         config.update(kernel_initializer=keras.initializers.serialize(self.kernel_initializer), gate_groups=self.gate_groups,
-                      group_noise=self.group_noise, hidden_scaling=self.hidden_scaling, unit_forget_bias=self.unit_forget_bias)
+                      group_noise=self.group_noise, hidden_scaling=self.hidden_scaling, unit_forget_bias=self.unit_forget_bias,
+                      token_inputs=self.token_inputs)
         return config
 
 
@@ -321,7 +337,8 @@ def structure_report(layer: SparseVDWeights) -> dict:
         kept = _kept(layer, layer.stochastic[0])
         return {"weights": int(kept.sum()), "weights_total": int(kept.size)}
     h = layer.units
-    zx, zh = _kept(layer, "input_neurons"), _kept(layer, "hidden_neurons")
+    zx = np.ones(layer.token_inputs, bool) if layer.token_inputs else _kept(layer, "input_neurons")
+    zh = _kept(layer, "hidden_neurons")
     zg = _kept(layer, "gate_preactivations") if layer.gate_groups else np.ones(4 * h, bool)
     wx, wh = _kept(layer, "kernel") & zx[:, None], _kept(layer, "recurrent_kernel") & zh[:, None]
     fed = wx.any(axis=0) | wh.any(axis=0)
@@ -343,8 +360,9 @@ def stock_lstm_weights(layer: BayesianLSTM) -> dict[str, np.ndarray]:
     """
     value = {n: ops.convert_to_numpy(layer._value(n, training=False)) for n in layer.stochastic}
     gates = value["gate_preactivations"][None, :] if layer.gate_groups else 1.0
+    inputs = value["input_neurons"][:, None] if "input_neurons" in value else 1.0  # none on one-hot words
     return {
-        "kernel": value["input_neurons"][:, None] * value["kernel"] * gates,
+        "kernel": inputs * value["kernel"] * gates,
         "recurrent_kernel": value["hidden_neurons"][:, None] * value["recurrent_kernel"] * gates,
         "bias": layer.bias.numpy(),
     }

@@ -92,6 +92,29 @@ class LSTM(keras.layers.LSTM):
         pass
 
 
+@keras.saving.register_keras_serializable(package="iss_rnns")
+class OneHot(keras.layers.Layer):
+    """Token ids [..] -> one-hot float vectors [.., depth]: a model whose first LSTM reads words with no embedding.
+
+    Lobacheva et al.'s language models do: their input kernel is [vocabulary, 4H], and their
+    compression ratios count it. A stock LSTM after this layer multiplies the one-hot vectors (the
+    product an embedding lookup of the kernel rows would skip).
+    """
+
+    def __init__(self, depth: int, **kwargs):
+        super().__init__(**kwargs)
+        self.depth = int(depth)
+
+    def call(self, inputs):
+        return keras.ops.one_hot(keras.ops.cast(inputs, "int32"), self.depth, dtype=self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.depth)
+
+    def get_config(self):
+        return {**super().get_config(), "depth": self.depth}
+
+
 def nth_draw(initializer, n: int):
     """The initializer for the n-th weight that a layer draws from one given initializer.
 

@@ -25,7 +25,7 @@ class PTBConfig:
     learning_rate: float
     max_grad_norm: float
     num_steps: int
-    hidden_size: int  # embedding width, and each LSTM's width unless hidden_sizes says otherwise
+    hidden_size: int  # embedding width (none with one_hot_input), and each LSTM's width unless hidden_sizes says otherwise
     max_epoch: int  # epochs at the initial learning rate (exponential schedule)
     max_max_epoch: int
     keep_prob: float
@@ -33,6 +33,7 @@ class PTBConfig:
     batch_size: int
     hidden_sizes: tuple = ()  # per-layer LSTM widths (direct design, compact models)
     num_layers: int = 2
+    one_hot_input: bool = False  # the first LSTM reads one-hot words: no embedding (Lobacheva et al.'s model)
     lr_schedule: str = "exponential"  # or "step": x lr_decay every lr_step_epochs epochs
     lr_step_epochs: int = 0
     weight_decay: float = 0.0  # L1 strength on all weights but the embedding

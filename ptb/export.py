@@ -61,14 +61,15 @@ def main(argv):
     sample = np.random.default_rng(0).integers(0, vocab, size=(FLAGS.batch_size, FLAGS.num_steps)).astype("int32")
     report = export_model(model, FLAGS.output, sample, formats=tuple(FLAGS.formats), int8=FLAGS.int8)
     summary = {"restore_path": os.path.abspath(FLAGS.restore_path), "lstm_sizes": list(config.lstm_sizes),
-               "embedding_size": config.hidden_size, "vocab_size": vocab, "batch_size": FLAGS.batch_size,
+               "embedding_size": None if config.one_hot_input else config.hidden_size, "vocab_size": vocab, "batch_size": FLAGS.batch_size,
                "num_steps": FLAGS.num_steps, "hoist_inputs": FLAGS.hoist_inputs, "exports": report}
     if splits:
         summary["test_ppl_zero_state_windows"] = _perplexities(model, report, splits["test"], FLAGS.batch_size,
                                                                FLAGS.num_steps)
     with open(os.path.join(FLAGS.output, "export.json"), "w") as f:
         json.dump(summary, f, indent=1)
-    print(f"LSTM sizes {list(config.lstm_sizes)}, embedding {config.hidden_size}, vocabulary {vocab}; "
+    inputs = "one-hot input" if config.one_hot_input else f"embedding {config.hidden_size}"
+    print(f"LSTM sizes {list(config.lstm_sizes)}, {inputs}, vocabulary {vocab}; "
           f"window {FLAGS.batch_size} x {FLAGS.num_steps}")
     for name, entry in report.items():
         size = f", {entry['bytes']:,} bytes" if "bytes" in entry else ""

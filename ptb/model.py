@@ -2,7 +2,8 @@
 
 Embedding -> dropout -> [LSTM -> dropout] x L -> Dense softmax, with stateful LSTMs so the state
 is carried from window to window, uniform(-init_scale, init_scale) initialization, zero LSTM
-biases and no forget-gate bias (as the TF tutorial that iss-rnns builds on).
+biases and no forget-gate bias (as the TF tutorial that iss-rnns builds on). one_hot_input: no
+embedding and no input dropout; the first LSTM reads one-hot words (Lobacheva et al.'s model).
 """
 
 from __future__ import annotations
@@ -41,12 +42,14 @@ def build_language_model(config: PTBConfig, vocab_size: int, batch_size: int, nu
     tokens = keras.Input(batch_shape=(batch_size, num_steps), dtype="int32", name="tokens")
     bayes_all = config.kl_weight and config.bayes_layers == "all"  # embedding and softmax sparsified too
     bayes_init = _bayesian_initialization(config, init, seed)
-    if bayes_all:
+    if config.one_hot_input:  # the Bayesian LSTM looks its kernel rows up; a stock one multiplies one-hot vectors
+        x = tokens if config.kl_weight else iss_layers.OneHot(vocab_size, name="one_hot")(tokens)
+    elif bayes_all:
         x = common.bayes.BayesianEmbedding(vocab_size, config.hidden_size, **bayes_init["embedding"],
                                            seed=None if seed is None else seed + 99, name="embedding")(tokens)
     else:
         x = keras.layers.Embedding(vocab_size, config.hidden_size, embeddings_initializer=init, name="embedding")(tokens)
-    if rate > 0:
+    if rate > 0 and not config.one_hot_input:
         x = keras.layers.Dropout(rate, seed=seed, name="embedding_dropout")(x)
     for i, units in enumerate(config.lstm_sizes):
         if config.gate_hidden:  # H-LSTM, trained by grow-and-prune
@@ -56,7 +59,7 @@ def build_language_model(config: PTBConfig, vocab_size: int, batch_size: int, nu
         if config.kl_weight:  # structured Bayesian sparsification: weights, neurons (and gates unless bayes_gates=False)
             x = common.bayes.BayesianLSTM(units, stateful=stateful, **bayes_init["lstm"](i), gate_groups=config.bayes_gates,
                                           group_noise=config.bayes_group_noise, hidden_scaling=config.bayes_hidden_scaling,
-                                          seed=None if seed is None else seed + 100 + i, name=f"lstm_{i}")(x)
+                                          token_inputs=vocab_size if config.one_hot_input and i == 0 else 0, seed=None if seed is None else seed + 100 + i, name=f"lstm_{i}")(x)
             continue
         x = iss_layers.LSTM(  # the stock LSTM, with its state carried on JAX too
             units, return_sequences=True, stateful=stateful, unroll=unroll, kernel_initializer=init, recurrent_initializer=init,
@@ -192,7 +195,7 @@ def attach_thresholds(model, config: PTBConfig) -> None:
 def compact_config(config: PTBConfig, widths) -> PTBConfig:
     """The dense model extracted from a sparse run: the live widths, no sparsity terms.
 
-    widths: one per group of `extraction_plan`; a Bayesian run's last one is the embedding width.
+    widths: one per group of `extraction_plan`; a Bayesian run's last one is the embedding width (none when one-hot).
     """
     if config.gate_hidden:
         raise common.experiment.RestoreError("extracting a dense model from an H-LSTM (grow-and-prune) run is not "
@@ -200,7 +203,7 @@ def compact_config(config: PTBConfig, widths) -> PTBConfig:
     bayes_defaults = {f.name: f.default for f in dataclasses.fields(PTBConfig) if f.name.startswith("bayes_")}
     dense = dataclasses.replace(config, group_lasso=0.0, weight_decay=0.0, row_col_lasso=0.0, kl_weight=0.0,
                                 group_lasso_multipliers=(), row_col_multipliers=(), freeze_mode="", **bayes_defaults)
-    if config.kl_weight:
+    if config.kl_weight and not config.one_hot_input:
         return dataclasses.replace(dense, hidden_sizes=tuple(widths[:-1]), hidden_size=int(widths[-1]))
     return dataclasses.replace(dense, hidden_sizes=tuple(widths))
 
@@ -217,7 +220,7 @@ def _evaluation_values(model, config: PTBConfig):
     of the layer that reads it); the other weights are copied.
     """
     stock = build_language_model(dataclasses.replace(config, kl_weight=0.0, keep_prob=1.0),
-                                 model.get_layer("embedding").input_dim, model.inputs[0].shape[0],
+                                 model.get_layer("softmax").units, model.inputs[0].shape[0],
                                  model.inputs[0].shape[1], name="stock_twin")
     bayesian = _bayesian_layers(model)
     values = {p: w for p, w in common.stats.model_values(model).items()
@@ -238,7 +241,7 @@ def extraction_plan(model, config: PTBConfig):
     ISS: the model's own weights; a unit stays while any weight of its component is non-zero.
     Bayesian: the evaluation-time model in the stock layout (_evaluation_values; constant gates
     left as their bias); a hidden unit stays while some weight reads its output, and an embedding
-    dimension while the first LSTM reads it (its input neuron survives).
+    dimension while the first LSTM reads it (its input neuron survives). One-hot words all stay.
     """
     if not config.kl_weight:
         return None  # the ISS default
@@ -247,6 +250,9 @@ def extraction_plan(model, config: PTBConfig):
 
 def _bayesian_plan(model, config: PTBConfig):
     values, stock = _evaluation_values(model, config)
+    if config.one_hot_input:
+        groups = common.derive_iss_groups(stock)
+        return values, groups, common.extraction.read_components(groups, values), stock
     width = model.get_layer("embedding").output_dim
     inputs = common.ISSGroup("embedding", (
         common.GroupSlice("embedding/embeddings", 0, 0, width, "embedding column"),
@@ -297,7 +303,8 @@ TASK = LanguageModelTask(
     penalty=sparsity_penalty,
     make_optimizer=make_optimizer,
     attach_thresholds=attach_thresholds,
-    architecture=lambda config: f"LSTM sizes {config.lstm_sizes}, embedding {config.hidden_size}",
+    architecture=lambda config: f"LSTM sizes {config.lstm_sizes}, "
+                                + ("one-hot input" if config.one_hot_input else f"embedding {config.hidden_size}"),
     compact_config=compact_config,
     extraction_plan=extraction_plan,
     epoch_callbacks=epoch_callbacks,

@@ -20,6 +20,9 @@ flags.DEFINE_string("config_file", None, "iss-rnns JSON config: lr, L1, dropout,
 flags.DEFINE_integer("num_layers", None, "Stacked LSTMs (default: the preset's 2).", lower_bound=1)
 flags.DEFINE_integer("hidden_size", None, "Embedding width, and every LSTM's unless --hidden_size1/2 (default: the "
                      "preset's); e.g. --num_layers=1 --hidden_size=256 is the setup of Lobacheva et al.", lower_bound=1)
+flags.DEFINE_bool("one_hot_input", False, "The first LSTM reads one-hot words: no embedding, no input dropout, an input "
+                  "kernel of vocabulary x 4H (Lobacheva et al.'s model, whose compression counts those weights). The "
+                  "Bayesian LSTM looks its rows up; a stock LSTM multiplies the one-hot vectors (slow on a CPU).")
 flags.DEFINE_integer("hidden_size1", None, "Width of the first LSTM (direct design).", lower_bound=1)
 flags.DEFINE_integer("hidden_size2", None, "Width of the second LSTM (direct design).", lower_bound=1)
 flags.DEFINE_integer("max_max_epoch", None, "Number of epochs (default: the preset's).", lower_bound=1)
@@ -91,6 +94,8 @@ def resolve_config():
         changes["max_epoch"] = FLAGS.max_epoch
     if FLAGS.zero_threshold is not None:
         changes["zero_threshold"] = FLAGS.zero_threshold
+    if FLAGS.one_hot_input:
+        changes["one_hot_input"] = True
     for name in BAYES_FLAGS:  # set away from its default without the method it belongs to
         if FLAGS[name].value != FLAGS[name].default and FLAGS.method != "bayes_structured":
             flag = f"--no{name}" if FLAGS[name].value is False else f"--{name}"

@@ -44,10 +44,28 @@ def test_inference_benchmark_quick_mode(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(out.read_text())
     assert report["speedup"] > 0 and report["hidden_sizes"] == {"compact": [5, 3], "baseline": [8, 8]}
-    assert report["embedding_size"] == {"compact": 8, "baseline": 12}
+    assert report["embedding_size"] == {"compact": 8, "baseline": 12} and not any(report["one_hot_input"].values())
     assert report["hoist_inputs"] is True and "input products hoisted" in proc.stdout
     assert report["xla"] is True and "(XLA)" in proc.stdout
     assert "speedup" in proc.stdout and "mult-add reduction" in proc.stdout
+
+
+def test_inference_benchmark_of_one_hot_input_models_counts_the_input_product(tmp_path):
+    from benchmarks.inference import mult_adds_per_step
+
+    assert mult_adds_per_step(8, [5], 40, one_hot=True) == 4 * 5 * (40 + 5) + 5 * 40  # the one-hot word is multiplied
+    out = tmp_path / "i.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.inference", "--hidden_sizes=5", "--baseline_sizes=8", "--vocab_size=40",
+         "--one_hot_input", "--repeats=2", "--rounds=1", f"--output={out}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": ROOT},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["one_hot_input"] == {"compact": True, "baseline": True} and "one-hot input" in proc.stdout
+    assert report["embedding_size"] == {"compact": None, "baseline": None}
+    assert report["weights"]["compact"] == 40 * 20 + 5 * 20 + 20 + 5 * 40 + 40  # [V, 4H] input kernel, no embedding
+    assert report["mult_adds"]["baseline"] == (4 * 8 * (40 + 8) + 8 * 40) * 10 * 30
 
 
 def test_step_time_quick_mode():

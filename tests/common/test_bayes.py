@@ -257,3 +257,41 @@ def test_bayesian_dense_and_embedding_use_the_thresholded_means_at_inference_and
     noisy = sampled[tokens == 5][:, 2]  # sigma = e^5: each occurrence draws its own noise
     assert np.abs(noisy).max() > 1 and len(set(np.round(noisy, 3))) == 3
     np.testing.assert_allclose(sampled[tokens == 1], table[[1]], atol=0.1)  # sigma = e^-5 elsewhere
+
+
+def test_token_inputs_read_one_hot_words_with_one_draw_of_the_kernel_per_batch():
+    """token_inputs=V (Lobacheva et al.'s language model): the same LSTM as one reading one-hot vectors, no input neurons."""
+    from common.layers import OneHot
+
+    words = BayesianLSTM(3, kernel_initializer=keras.initializers.RandomUniform(-0.7, 0.7, seed=0), token_inputs=7, seed=4)
+    words.build((2, 5))
+    assert "input_neurons" not in words.stochastic and not hasattr(words, "input_neurons")
+    assert words.kernel.shape == (7, 12) and words.compute_output_shape((2, 5)) == (2, 5, 3)
+    rng = np.random.default_rng(8)
+    for name in ("hidden_neurons", "gate_preactivations"):
+        getattr(words, name).assign(rng.uniform(0.5, 1.5, getattr(words, name).shape))
+    words.bias.assign(rng.normal(size=12))
+    _make_noisy(words.kernel_log_sigma2, (np.array([2, 4]), np.array([1, 9])))
+    tokens = np.array([[2, 4, 1, 2, 6], [0, 3, 3, 5, 4]], "int32")
+    folded = stock_lstm_weights(words)
+    assert folded["kernel"][2, 1] == folded["kernel"][4, 9] == 0
+    stock = keras.layers.LSTM(3, return_sequences=True)
+    stock.build((2, 5, 7))
+    stock.set_weights([folded["kernel"], folded["recurrent_kernel"], folded["bias"]])
+    expected = keras.ops.convert_to_numpy(stock(OneHot(7)(tokens)))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(words(tokens)), expected, atol=1e-5)
+    assert structure_report(words)["input_neurons"] == 7
+    clone = BayesianLSTM.from_config(words.get_config())
+    assert clone.token_inputs == 7
+
+    # Training draws the kernel once per call: with no recurrence and no memory (forget gate shut) h_t depends
+    # on its token alone, so the two occurrences of token 2 in sequence 0 (and of 3 in sequence 1) agree.
+    words.recurrent_kernel.assign(np.zeros((3, 12), "float32"))
+    words.recurrent_kernel_log_sigma2.assign(np.full((3, 12), -60.0, "float32"))  # and no noise around the zeros
+    words.bias.assign(np.repeat(np.array([0.0, -40.0, 0.0, 0.0], "float32"), 3))
+    words.kernel_log_sigma2.assign(np.zeros((7, 12), "float32"))  # sigma 1: visible noise
+    draws = [keras.ops.convert_to_numpy(words(tokens, training=True)) for _ in range(2)]
+    for out in draws:
+        np.testing.assert_allclose(out[0, 0], out[0, 3], atol=1e-6)
+        np.testing.assert_allclose(out[1, 1], out[1, 2], atol=1e-6)
+    assert not np.allclose(draws[0], draws[1])

@@ -188,24 +188,30 @@ def test_method_flag_checks_its_config(tmp_path, tiny_corpus, args, message):
     assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("layers, width, bayes_layers, gates, lobacheva_code", [
-    (2, 16, "lstm", True, False),  # weights + neurons + gates
-    (1, 12, "all", False, True),  # Lobacheva et al.'s setup and code: 1 layer, every layer sparsified, weights + neurons
+@pytest.mark.parametrize("layers, width, bayes_layers, gates, lobacheva_code, one_hot", [
+    (2, 16, "lstm", True, False, False),  # weights + neurons + gates
+    (1, 12, "all", False, True, False),  # Lobacheva et al.'s setup and code: 1 layer, every layer sparsified, W + N
+    (1, 12, "all", False, True, True),  # ... and their model, which reads one-hot words
 ])
 def test_bayes_structured_run_reports_what_survives(tmp_path, tiny_corpus, layers, width, bayes_layers, gates,
-                                                    lobacheva_code):
+                                                    lobacheva_code, one_hot):
     save = tmp_path / "bayes"
     noise, scaling, init = ("sequence", "output", "lobacheva") if lobacheva_code else ("batch", "recurrence", "uniform")
     run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={save}", "--method=bayes_structured",
         "--kl_weight=0.001", "--max_max_epoch=1", "--verbose=0", f"--num_layers={layers}", f"--hidden_size={width}",
         f"--bayes_layers={bayes_layers}", "--bayes_gates" if gates else "--nobayes_gates",
-        f"--bayes_group_noise={noise}", f"--bayes_hidden_scaling={scaling}", f"--bayes_init={init}")
+        f"--bayes_group_noise={noise}", f"--bayes_hidden_scaling={scaling}", f"--bayes_init={init}",
+        "--one_hot_input" if one_hot else "--noone_hot_input")
     results = json.loads((save / "results.json").read_text())
-    sparsified = {f"lstm_{i}" for i in range(layers)} | ({"embedding", "softmax"} if bayes_layers == "all" else set())
+    sparsified = {f"lstm_{i}" for i in range(layers)} | ({"softmax"} if bayes_layers == "all" else set())
+    sparsified |= {"embedding"} if bayes_layers == "all" and not one_hot else set()
     assert set(results["structure"]) == sparsified | {"model"} and results["config"]["kl_weight"] == 0.001
     assert results["config"]["bayes_gates"] is gates
     assert [results["config"][f"bayes_{k}"] for k in ("group_noise", "hidden_scaling", "init")] == [noise, scaling, init]
     total = 13 * width + layers * (8 * width * width + 4 * width) + width * 13 + 13  # the dense model's weights
+    if one_hot:  # no embedding; the first LSTM's input kernel has a row per word
+        total += 13 * 4 * width - 13 * width - 4 * width * width
+    assert results["config"]["one_hot_input"] is one_hot
     assert 0 < results["structure"]["model"]["weights"] < results["structure"]["model"]["weights_total"] == total
     # the top-level counts are those of the model it evaluates as, not of its variational parameters
     assert (results["nonzero_weights"], results["weights"]) == (results["structure"]["model"]["weights"], total)
@@ -213,7 +219,7 @@ def test_bayes_structured_run_reports_what_survives(tmp_path, tiny_corpus, layer
     assert (results["config"]["num_layers"], results["config"]["hidden_size"]) == (layers, width)
     layer = results["structure"]["lstm_0"]
     assert layer["units"] == width and set(layer["gates"]) == {"input_gate", "forget_gate", "cell_update", "output_gate"}
-    assert 0 < layer["weights"] <= layer["weights_total"] == width * 4 * width * 2
+    assert 0 < layer["weights"] <= layer["weights_total"] == (13 if one_hot else width) * 4 * width + width * 4 * width
     assert results["test_ppl"] < 13  # uniform over the 13 types: it learns something in one epoch
     out = tmp_path / "dense"
     proc = run("ptb.extract", f"--restore_path={save}", f"--output={out}")  # into stock LSTMs

@@ -138,6 +138,41 @@ def test_bayesian_model_extracts_to_a_smaller_stock_lstm_with_the_same_outputs(b
                                    atol=1e-5)
 
 
+def test_one_hot_input_model_reads_words_without_an_embedding_and_extracts_to_the_same_outputs():
+    """one_hot_input (Lobacheva et al.'s model): a [V, 4H] input kernel, counted in the weights; extraction keeps every word."""
+    from common.extraction import assign_by_path, compact_weights
+    from ptb.model import compact_config, extraction_plan, structure
+
+    config = dataclasses.replace(PRESETS["test"], one_hot_input=True, kl_weight=1e-3, bayes_layers="all")
+    model = build_language_model(config, 13, 2, 5, seed=3)
+    assert [layer.name for layer in model.layers] == ["tokens", "lstm_0", "lstm_1", "softmax"]
+    assert model.get_layer("lstm_0").kernel.shape == (13, 64)
+    rng = np.random.default_rng(1)
+    lstm_0 = model.get_layer("lstm_0")
+    for name in ("hidden_neurons", "gate_preactivations"):
+        getattr(lstm_0, name).assign(rng.uniform(0.5, 1.5, getattr(lstm_0, name).shape))
+    _remove(lstm_0, "hidden_neurons", [4])
+    _remove(model.get_layer("lstm_1"), "input_neurons", [4])  # unit 4 of lstm_0: read by nobody
+    report = structure(model, config)
+    dense_weights = 13 * 64 + (16 * 64 + 64) + (2 * 16 * 64 + 64) + 16 * 13 + 13  # no embedding: one-hot words
+    assert report["model"]["weights_total"] == dense_weights and report["lstm_0"]["input_neurons"] == 13
+
+    values, groups, kept = extraction_plan(model, config)
+    widths = [len(kept[g.name]) for g in groups]
+    assert widths == [15, 16]  # no embedding group
+    compact = build_language_model(compact_config(config, widths), 13, 2, 5, name="compact")
+    assert [layer.name for layer in compact.layers] == ["tokens", "one_hot", "lstm_0", "lstm_1", "softmax"]
+    assert compact.get_layer("lstm_0").__class__.__name__ == "LSTM"  # the stock layer, reading the one-hot vectors
+    assign_by_path(compact, compact_weights(values, groups, kept))
+    tokens = rng.integers(0, 13, size=(3, 2, 5)).astype("int32")
+    for window in tokens:  # the carried state included
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(compact(window)), keras.ops.convert_to_numpy(model(window)),
+                                   atol=1e-5)
+    dense = build_language_model(dataclasses.replace(config, kl_weight=0.0, keep_prob=0.5), 13, 2, 5, seed=3)
+    assert sum(int(np.prod(v.shape)) for v in dense.trainable_weights) == dense_weights
+    assert [layer.name for layer in dense.layers][:3] == ["tokens", "one_hot", "lstm_0"]  # no input dropout either
+
+
 @pytest.mark.parametrize("kl_weight, bayes_init", [(0.0, "uniform"), (1e-3, "uniform"), (1e-3, "lobacheva")])
 def test_every_weight_starts_from_its_own_draw_reproducibly(kl_weight, bayes_init):
     """Same-shaped kernels (and the [V, D] embedding and [D, V] softmax) must not share their initial numbers."""
