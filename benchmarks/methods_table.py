@@ -24,7 +24,8 @@ def speedup(name: str, inference: dict | None) -> str:
     if inference is None:
         return UNSTRUCTURED.get(name, "not measured")
     sizes = ", ".join(map(str, inference["hidden_sizes"]["compact"]))
-    return f"{inference['speedup']:.2f}x ({sizes}; embedding {inference['embedding_size']['compact']})"
+    width = inference["embedding_size"]["compact"]
+    return f"{inference['speedup']:.2f}x ({sizes}; " + ("one-hot input)" if width is None else f"embedding {width})")
 
 
 def row(name: str, r: dict, inference: dict | None = None) -> str:

@@ -81,7 +81,7 @@ def test_step_time_quick_mode():
 
 
 def test_methods_table_reads_each_run(tmp_path, capsys):
-    from benchmarks.methods_table import main, row
+    from benchmarks.methods_table import main, row, speedup
 
     common = {"epochs": 1, "valid_ppl": 100.0, "test_ppl": 95.5, "wall_s": 60.0, "weights": 1000}
     (tmp_path / "iss").mkdir()
@@ -112,6 +112,8 @@ def test_methods_table_reads_each_run(tmp_path, capsys):
     structure.update(embedding={"weights": 5, "weights_total": 20}, model={"weights": 250, "weights_total": 1000})
     assert row("bayes", {**common, "structure": structure}).startswith(
         "| bayes | 1 | 100.00 | 95.50 | 250 non-zero / 1,000 (4.0x) | 3/4 | not measured |")
+    one_hot = {"speedup": 1.2, "hidden_sizes": {"compact": [3], "baseline": [4]}, "embedding_size": {"compact": None}}
+    assert speedup("bayes", one_hot) == "1.20x (3; one-hot input)"  # a --one_hot_input run has no embedding width
 
 
 @pytest.mark.slow
