@@ -7,6 +7,7 @@ optimizer from its config); everything about the run folder is here, once:
     save_path/checkpoint/      weights + state after every finished epoch (a killed run resumes)
     save_path/log.csv          one row per epoch (lr, train/valid perplexity, penalty, wps, live units)
     save_path/sparsity.csv     per-variable zero fractions per epoch
+    save_path/structure.csv    what a Bayesian model keeps at evaluation, per epoch (the task's structure report)
     save_path/tensorboard/     the same as TensorBoard events (when TensorFlow is importable)
     save_path/results.json     the final numbers (same keys for every task)
 """
@@ -31,7 +32,7 @@ from common.extraction import assign_by_path, compact_weights, count_weights, ke
 from common.lm import PerplexityEvaluator, TrainPerplexity, batch_windows, sequence_cross_entropy
 from common.metrics import TokenCrossEntropy
 from common.plotting import plot_weight_sparsity
-from common.stats import SparsityLogger, model_values
+from common.stats import SparsityLogger, append_csv_row, model_values
 from common.training import SparseModel
 
 CONFIG_FILE = "config.json"
@@ -173,6 +174,7 @@ def _callbacks(task, model, groups, config, save_path, evaluate_valid, train_xy,
         loop.StopOnNonFiniteLoss(("loss", "xent", "train_ppl")),  # ppl overflows first: mean CE > 709 nats
         loop.EvaluateEachEpoch(epoch_metrics),
         SparsityLogger(groups, csv_path=os.path.join(save_path, "sparsity.csv")),
+        StructureLog(lambda m: task.structure(m, config), os.path.join(save_path, "structure.csv")),
         loop.EpochLog(fields, config.max_max_epoch),
         keras.callbacks.CSVLogger(os.path.join(save_path, "log.csv"), append=resuming),
         *task.epoch_callbacks(model, config, seed, *train_xy),  # e.g. SET's prune-and-regrow between epochs
@@ -180,6 +182,41 @@ def _callbacks(task, model, groups, config, save_path, evaluate_valid, train_xy,
     callbacks += loop.tensorboard_if_available(os.path.join(save_path, "tensorboard"))
     callbacks.append(loop.EpochCheckpoint(save_path, state_fn))
     return callbacks
+
+
+class StructureLog(keras.callbacks.Callback):
+    """Each epoch, the task's structure report, when it counts a whole model ("model"), as a row of structure.csv.
+
+    A Bayesian model's zeros exist only at evaluation (log alpha > 3), so the sparsity log sees
+    none; Lobacheva et al.'s logs print what survives every epoch, and comparing runs epoch by
+    epoch needs ours too. Kept out of `logs`, so log.csv keeps its columns when an older run resumes.
+    """
+
+    def __init__(self, structure_fn: Callable, csv_path: str):
+        super().__init__()
+        self.structure_fn, self.csv_path = structure_fn, csv_path
+
+    def on_epoch_end(self, epoch, logs=None):
+        report = self.structure_fn(self.model)
+        if "model" not in report:
+            return
+        kept, total = report["model"]["weights"], report["model"]["weights_total"]
+        row = {"nonzero_weights": kept, "weights": total, "compression": total / max(kept, 1)}
+        row.update(_flatten({k: v for k, v in report.items() if k != "model"}))
+        append_csv_row(self.csv_path, epoch, row)
+        hidden = ", ".join(f"{k}: {v['hidden_neurons']}/{v['units']}" for k, v in report.items() if "units" in v)
+        logging.info("epoch %d: %d of %d weights kept at evaluation (%.2fx); hidden neurons %s", epoch + 1, kept, total,
+                     row["compression"], hidden or "-")
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}/"))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def resume(task, model, config, save_path: str, vocab_size: int | None = None) -> tuple[int, float]:

@@ -93,7 +93,7 @@ class SparsityLogger(keras.callbacks.Callback):
             logs["sparsity"] = self.latest["zero_fraction"]
             logs.update({f"live/{n}": g["live"] for n, g in self.latest["groups"].items()})
         if self.csv_path:
-            self._append_csv(epoch, flatten_stats(self.latest))
+            append_csv_row(self.csv_path, epoch, flatten_stats(self.latest))
         live = ", ".join(f"{n}: {g['live']}/{g['size']}" for n, g in self.latest["groups"].items())
         logging.info(
             "epoch %d sparsity %.4f; live ISS components %s",
@@ -102,10 +102,12 @@ class SparsityLogger(keras.callbacks.Callback):
             live or "(no groups)",
         )
 
-    def _append_csv(self, epoch, row):
-        new = not os.path.isfile(self.csv_path) or os.path.getsize(self.csv_path) == 0
-        with open(self.csv_path, "a", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=["epoch", *row])
-            if new:
-                writer.writeheader()
-            writer.writerow({"epoch": epoch, **row})
+
+def append_csv_row(path: str, epoch: int, row: dict) -> None:
+    """One epoch's row of a per-epoch CSV file; the header comes with the first row (a resumed run appends)."""
+    new = not os.path.isfile(path) or os.path.getsize(path) == 0
+    with open(path, "a", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=["epoch", *row])
+        if new:
+            writer.writeheader()
+        writer.writerow({"epoch": epoch, **row})

@@ -1,5 +1,6 @@
 """The ptb entrypoints as a user runs them: python -m ptb.train / evaluate / extract."""
 
+import csv
 import json
 
 import pytest
@@ -20,6 +21,7 @@ def test_one_epoch_test_model_writes_results(tmp_path, tiny_corpus):
     assert log.count("\n") == 2 and (save / "checkpoint" / "latest.json").exists()
     assert "val_ppl" in log.splitlines()[0] and ",NA" not in log
     assert len(list((save / "tensorboard").rglob("*"))) > 0
+    assert not (save / "structure.csv").exists()  # a dense model: nothing hidden behind log alpha
 
 
 def test_stopped_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path, tiny_corpus):
@@ -221,6 +223,10 @@ def test_bayes_structured_run_reports_what_survives(tmp_path, tiny_corpus, layer
     assert layer["units"] == width and set(layer["gates"]) == {"input_gate", "forget_gate", "cell_update", "output_gate"}
     assert 0 < layer["weights"] <= layer["weights_total"] == (13 if one_hot else width) * 4 * width + width * 4 * width
     assert results["test_ppl"] < 13  # uniform over the 13 types: it learns something in one epoch
+    with open(save / "structure.csv") as f:  # what it keeps, epoch by epoch (one epoch here)
+        (row,) = list(csv.DictReader(f))
+    assert int(row["nonzero_weights"]) == results["nonzero_weights"] and int(row["weights"]) == total
+    assert int(row["lstm_0/hidden_neurons"]) == layer["hidden_neurons"] and float(row["compression"]) > 1
     out = tmp_path / "dense"
     proc = run("ptb.extract", f"--restore_path={save}", f"--output={out}")  # into stock LSTMs
     hidden = json.loads(proc.stdout.split("Hidden sizes: ")[1].splitlines()[0])
