@@ -222,3 +222,46 @@ def test_tradeoff_labels_of_crowded_runs_do_not_overlap():
     assert not all(first_place) and all(first or label.arrow_patch is not None for first, label in zip(first_place, labels))
     assert labels[3].get_color() == "tab:red"
     plt.close(fig)
+
+
+THEIR_LOG = """10000
+Training ...
+Epoch 1 took 74.391s \t loss = -2.65, \t grad norm = 2.07,\t0.34
+Train (clip): 1001.9566
+Val (clip): 580.7377
+Test (clip): 563.0969
+Testing took 1.223s
+Compression per layers:
+LSTM: (z_x: 3481/10000) (z_h: 256/256) (gates: 985/1024) (w_x: 42139/10240000) Dense: (w: 521359/2560000) Overall compression: 20.4360710983
+Epoch 2 took 74.898s \t loss = -3.12, \t grad norm = 1.17,\t0.34
+Train (clip): 581.7699
+Val (clip): 378.0864
+Test (clip): 365.4886
+Compression per layers:
+LSTM: (z_x: 6344/10000) (z_h: 250/256) (gates: 1019/1024) Dense: (w: 430518/2560000) Overall compression: 22.722857948
+"""
+
+
+def test_epochs_vs_lobacheva_puts_our_epochs_next_to_their_log(tmp_path, capsys):
+    from benchmarks.epochs_vs_lobacheva import main, read_their_log
+    from common.stats import append_csv_row
+
+    log = tmp_path / "log_lcrl.txt"
+    log.write_text(THEIR_LOG)
+    assert read_their_log(str(log))[2] == {"valid": 378.0864, "test": 365.4886, "compression": 22.722857948,
+                                           "hidden": "250/256"}
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "log.csv").write_text("epoch,val_ppl\n0,580.51\n1,364.41\n2,294.13\n")
+    for epoch, kept in ((1, 500), (2, 400)):  # structure.csv began at the second epoch
+        append_csv_row(str(run / "structure.csv"), epoch, {
+            "nonzero_weights": kept + 30, "weights": 2030, "compression": 2030 / (kept + 30), "lstm_0/weights": kept - 100,
+            "lstm_0/weights_total": 1000, "lstm_0/hidden_neurons": 7, "lstm_0/units": 8, "softmax/weights": 100,
+            "softmax/weights_total": 1000})
+    assert main(["x", str(run), str(log)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2] == "| 1 | 580.74 | 580.51 | 563.10 | 20.44x | - | - | 256/256 | - |"
+    assert lines[3] == "| 2 | 378.09 | 364.41 | 365.49 | 22.72x | 4.00x | 3.83x | 250/256 | 7/8 |"
+    assert len(lines) == 4  # epoch 3: not in their log
+    assert main(["x", str(run), str(run / "log.csv")]) == 1
+    assert "not one of Lobacheva et al.'s training logs" in capsys.readouterr().err
