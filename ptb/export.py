@@ -61,8 +61,9 @@ def main(argv):
     sample = np.random.default_rng(0).integers(0, vocab, size=(FLAGS.batch_size, FLAGS.num_steps)).astype("int32")
     report = export_model(model, FLAGS.output, sample, formats=tuple(FLAGS.formats), int8=FLAGS.int8)
     summary = {"restore_path": os.path.abspath(FLAGS.restore_path), "lstm_sizes": list(config.lstm_sizes),
-               "embedding_size": None if config.one_hot_input else config.hidden_size, "vocab_size": vocab, "batch_size": FLAGS.batch_size,
-               "num_steps": FLAGS.num_steps, "hoist_inputs": FLAGS.hoist_inputs, "exports": report}
+               "embedding_size": None if config.one_hot_input else config.hidden_size,  # None: one-hot words
+               "vocab_size": vocab, "batch_size": FLAGS.batch_size, "num_steps": FLAGS.num_steps,
+               "hoist_inputs": FLAGS.hoist_inputs, "exports": report}
     if splits:
         summary["test_ppl_zero_state_windows"] = _perplexities(model, report, splits["test"], FLAGS.batch_size,
                                                                FLAGS.num_steps)

@@ -59,7 +59,8 @@ def build_language_model(config: PTBConfig, vocab_size: int, batch_size: int, nu
         if config.kl_weight:  # structured Bayesian sparsification: weights, neurons (and gates unless bayes_gates=False)
             x = common.bayes.BayesianLSTM(units, stateful=stateful, **bayes_init["lstm"](i), gate_groups=config.bayes_gates,
                                           group_noise=config.bayes_group_noise, hidden_scaling=config.bayes_hidden_scaling,
-                                          token_inputs=vocab_size if config.one_hot_input and i == 0 else 0, seed=None if seed is None else seed + 100 + i, name=f"lstm_{i}")(x)
+                                          token_inputs=vocab_size if config.one_hot_input and i == 0 else 0,
+                                          seed=None if seed is None else seed + 100 + i, name=f"lstm_{i}")(x)
             continue
         x = iss_layers.LSTM(  # the stock LSTM, with its state carried on JAX too
             units, return_sequences=True, stateful=stateful, unroll=unroll, kernel_initializer=init, recurrent_initializer=init,
