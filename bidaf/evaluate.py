@@ -2,6 +2,7 @@
 
     python -m bidaf.evaluate --restore_path=runs/bidaf_iss --predictions_path=runs/bidaf_iss/dev-predictions.json
     python -m bidaf.evaluate_squad DATA/squad/dev-v1.1.json.gz runs/bidaf_iss/dev-predictions.json  # same numbers
+    python -m bidaf.evaluate --restore_path=runs/bidaf --trained_weights  # not the moving average
 """
 
 import json
@@ -17,6 +18,8 @@ flags.DEFINE_string("restore_path", None, "A bidaf.train save_path or a bidaf.ex
 flags.DEFINE_string("data_dir", None, "A bidaf.prepro target_dir (default: the one the run was trained on).")
 flags.DEFINE_enum("split", "dev", ["dev", "train"], "Which split to score.")
 flags.DEFINE_string("predictions_path", None, "Also write {question id: answer} here (official format).")
+flags.DEFINE_bool("trained_weights", False, "Score the last checkpoint's weights as trained instead of their moving "
+                  "average (short runs, whose average still carries the initialization).")
 flags.DEFINE_bool("oracle", False, "No model: score the first answer's token span (what tokenization costs); needs --data_dir.")
 
 
@@ -30,7 +33,8 @@ def main(argv):
     elif not FLAGS.restore_path:
         raise ConfigError("--restore_path is required (or --oracle with --data_dir)")
     else:
-        print(json.dumps(evaluate_run(FLAGS.restore_path, FLAGS.data_dir, FLAGS.split, FLAGS.predictions_path)))
+        print(json.dumps(evaluate_run(FLAGS.restore_path, FLAGS.data_dir, FLAGS.split, FLAGS.predictions_path,
+                                      FLAGS.trained_weights)))
 
 
 if __name__ == "__main__":

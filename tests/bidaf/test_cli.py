@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from tests.bidaf.corpus import write_glove, write_squad
@@ -98,3 +99,21 @@ def test_two_devices_train_like_one(tmp_path, prepared, backend="tensorflow"):
     assert [r["devices"] for r in results] == [1, 2]
     assert logs[1]["loss"] == pytest.approx(logs[0]["loss"], rel=1e-5)
     assert (results[1]["dev_em"], results[1]["dev_f1"]) == (results[0]["dev_em"], results[0]["dev_f1"])
+
+
+def test_trained_weights_score_like_a_run_without_the_average(tmp_path, prepared):
+    """The moving average only changes what is evaluated, so --trained_weights of a run with it
+    scores exactly what the same run without it reports."""
+    from bidaf.experiment import restore
+
+    data, _ = prepared
+    (tmp_path / "ema.json").write_text('{"ema_decay": 0.9}')
+    args = ["--model=test", f"--data_dir={data}", "--max_max_epoch=1", "--verbose=0"]
+    run("bidaf.train", *args, f"--save_path={tmp_path / 'ema'}", f"--config_file={tmp_path / 'ema.json'}")
+    run("bidaf.train", *args, f"--save_path={tmp_path / 'plain'}")
+    plain = json.loads((tmp_path / "plain" / "results.json").read_text())
+    proc = run("bidaf.evaluate", f"--restore_path={tmp_path / 'ema'}", "--trained_weights")
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"exact_match": plain["dev_em"], "f1": plain["dev_f1"]}
+    averaged, trained = (restore(str(tmp_path / "ema"), trained_weights=t)[0] for t in (False, True))
+    differ = [not np.array_equal(a.numpy(), t.numpy()) for a, t in zip(averaged.trainable_variables, trained.trainable_variables)]
+    assert all(differ), "every trained weight moved, so its average differs from it"
