@@ -192,6 +192,7 @@ def train(config: BiDAFConfig, data_dir: str, save_path: str, restore_path: str 
     ]
     callbacks += loop.tensorboard_if_available(os.path.join(save_path, "tensorboard"))
     callbacks.append(loop.EpochCheckpoint(save_path, lambda e, logs: {"wall_s": wall_before + time.perf_counter() - start}))
+    callbacks.append(loop.KeepTrainedWeights())  # evaluation_weights below averages them itself
     logging.info("Training %s: LSTM sizes %s, %d examples (%d batches of %d), %d epochs", model_name or "bidaf",
                  config.directions, len(examples), len(batches), config.batch_size, config.max_max_epoch)
     if initial_epoch < config.max_max_epoch:

@@ -83,6 +83,22 @@ class EvaluateEachEpoch(keras.callbacks.Callback):
             logs.update(self.evaluate(self.model))
 
 
+class KeepTrainedWeights(keras.callbacks.Callback):
+    """Undo the moving average that Keras' fit writes into the weights when it ends.
+
+    With an optimizer's use_ema, fit's last act (before on_train_end) replaces every trainable
+    weight by its average, so the weights as trained, and the exact zeros that pruning left in
+    them, would be lost. This puts back the weights of the last finished epoch.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.trained = [v.numpy() for v in self.model.trainable_variables]
+
+    def on_train_end(self, logs=None):
+        for v, w in zip(self.model.trainable_variables, getattr(self, "trained", ())):
+            v.assign(w)
+
+
 class NonFiniteLossError(RuntimeError):
     pass
 

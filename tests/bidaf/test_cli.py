@@ -24,15 +24,24 @@ def prepared(tmp_path_factory):
 
 
 def test_iss_bidaf_learns_and_its_compact_model_scores_the_same(tmp_path, prepared):
+    """With the weights' moving average on, as the bidaf presets have it (the test preset has not)."""
     data, source = prepared
     save, out = tmp_path / "iss", tmp_path / "compact"
-    proc = run("bidaf.train", *ISS, f"--data_dir={data}", f"--save_path={save}", "--max_max_epoch=4")
+    (tmp_path / "ema.json").write_text('{"ema_decay": 0.5}')
+    proc = run("bidaf.train", *ISS, f"--data_dir={data}", f"--save_path={save}", "--max_max_epoch=4",
+               f"--config_file={tmp_path / 'ema.json'}")
     results = json.loads((save / "results.json").read_text())
-    assert results["task"] == "bidaf" and results["dev_questions"] == 40
+    assert results["task"] == "bidaf" and results["dev_questions"] == 40 and results["config"]["ema_decay"] == 0.5
     assert results["dev_f1"] > 60, results  # the made-up questions are learnable; chance is far lower
     assert sum(results["hidden_sizes"]) < 8 * 8, results["hidden_sizes"]  # ISS removed units
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"exact_match": results["dev_em"], "f1": results["dev_f1"]}
-    assert len((save / "log.csv").read_text().splitlines()) == 5
+    log = (save / "log.csv").read_text().splitlines()
+    assert len(log) == 5
+    last = dict(zip(log[0].split(","), map(float, log[-1].split(","))))
+    # the last epoch's scores and live units are those of the final, saved weights (Keras' fit
+    # ends by writing the plain average, without the pruned zeros, into the weights)
+    assert (last["val_em"], last["val_f1"]) == (results["dev_em"], results["dev_f1"])
+    assert sum(v for k, v in last.items() if k.startswith("live/")) == sum(results["hidden_sizes"])
     extracted = run("bidaf.extract", f"--restore_path={save}", f"--output={out}").stdout
     # deleting a removed unit drops only non-zero weights nothing reads: its bias (4 gates), not an ISS group member
     compact_nonzero = int(extracted.split("non-zero: ")[1].split()[0])
