@@ -33,9 +33,11 @@ def test_there_are_run_and_timing_files():
 
 @pytest.mark.parametrize("run_file", RUN_FILES, ids=lambda p: str(p.relative_to(RESULTS)))
 def test_page_quotes_the_run_perplexities(run_file):
+    """Perplexities of the language models, dev EM / F1 of BiDAF."""
     run = json.loads(run_file.read_text())
     page = page_of(run_file)
-    for key in ("valid_ppl", "test_ppl"):
+    keys = ("dev_em", "dev_f1") if run.get("task") == "bidaf" else ("valid_ppl", "test_ppl")
+    for key in keys:
         assert quoted(run[key], page), f"{run_file.name}: {key} {run[key]:.3f} is not on the page"
 
 
