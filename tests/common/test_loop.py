@@ -44,3 +44,23 @@ def test_optimizer_and_dropout_rng_state_come_back(tmp_path):
     assert loop.restore_loop_state(fresh, str(tmp_path))
     assert int(fresh.optimizer.iterations.numpy()) == 8
     np.testing.assert_allclose(fresh.train_on_batch(x[:4], y[:4]), expected_next, rtol=1e-6)
+
+
+def test_fit_with_a_weight_average_ends_with_the_weights_as_trained():
+    """Keras' fit writes the optimizer's moving average into the weights when it ends;
+    KeepTrainedWeights puts back the last epoch's trained weights (and so their exact zeros)."""
+    x, y = np.random.default_rng(0).normal(size=(2, 32, 3)).astype("float32")
+    endings = []
+    for callbacks in ([], [loop.KeepTrainedWeights()]):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(3)])
+        model.compile(keras.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.9), "mse")
+        seen = []
+        last_epoch = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(model.get_weights()))
+        model.fit(x, y, epochs=3, batch_size=8, verbose=0, callbacks=[last_epoch, *callbacks])
+        endings.append((seen[-1], model.get_weights()))
+    (trained, averaged), (trained_again, kept) = endings
+    assert not np.allclose(averaged[0], trained[0])  # plain fit: the average, not what was trained
+    for a, b, c in zip(kept, trained_again, trained):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(b, c, rtol=1e-6)  # the same training either way
