@@ -41,7 +41,7 @@ watch)
     name=$(basename "$pid" .pid)
     state=finished; kill -0 "$(cat "$pid")" 2>/dev/null && state=running
     echo "== $name ($state)"
-    grep -E "Epoch [0-9]+/|Valid Perplexity|Test Perplexity|Hidden sizes|Error|Traceback" "runs/device/$name.out" | tail -n 4
+    grep -E "Epoch [0-9]+/|Valid Perplexity|Test Perplexity|exact_match|Hidden sizes|Error|Traceback" "runs/device/$name.out" | tail -n 4
     # $name.out already holds the whole training log (device_run.sh tees it), so train.log is not packed twice.
     files=$(cd runs/device && ls -d "$name/log.csv" "$name/config.json" "$name/results.json" "${name}_files" "$name.out" \
       2>/dev/null)

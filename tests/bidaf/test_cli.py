@@ -126,3 +126,34 @@ def test_trained_weights_score_like_a_run_without_the_average(tmp_path, prepared
     averaged, trained = (restore(str(tmp_path / "ema"), trained_weights=t)[0] for t in (False, True))
     differ = [not np.array_equal(a.numpy(), t.numpy()) for a, t in zip(averaged.trainable_variables, trained.trainable_variables)]
     assert all(differ), "every trained weight moved, so its average differs from it"
+
+
+@pytest.mark.slow
+def test_the_gpu_run_script_trains_extracts_and_brings_back_a_bidaf_run(tmp_path, prepared):
+    """benchmarks/device_run.sh with TASK=bidaf (the GPU sessions' launcher): bidaf's programs take
+    --data_dir, and what comes back holds the final scores of the sparse and of the compact model."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    data, _ = prepared
+    work, out = tmp_path / "work", tmp_path / "out"
+    work.mkdir(), out.mkdir()
+    (work / "benchmarks").symlink_to(os.path.join(ROOT, "benchmarks"))
+    env = {**os.environ, "PYTHONPATH": ROOT, "OUT": str(out), "DATA": str(data), "TASK": "bidaf", "TF_CPP_MIN_LOG_LEVEL": "3",
+           "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
+    proc = subprocess.run(["bash", "benchmarks/device_run.sh", "iss", *ISS, "--max_max_epoch=2"], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = json.loads((out / "iss" / "results.json").read_text())
+    assert results["task"] == "bidaf" and results["epochs"] == 2
+    assert len((out / "iss" / "log.csv").read_text().splitlines()) == 3
+    compact_weights, sparse_weights = (int(n) for n in re.search(
+        r"Weights: (\d+) \(sparse model: (\d+)\)", (out / "iss" / "extract.log").read_text()).groups())
+    assert sum(results["hidden_sizes"]) < 8 * 8 and compact_weights < sparse_weights  # units were removed
+    compact = json.loads((out / "iss" / "compact_evaluate.log").read_text().strip().splitlines()[-1])
+    assert compact == {"exact_match": results["dev_em"], "f1": results["dev_f1"]}
+    assert not (out / "iss" / "shortened_evaluate.log").exists()  # it finished its epochs
