@@ -1,12 +1,16 @@
 """The bidaf programs as a user runs them: prepro -> train -> extract -> evaluate -> evaluate_squad."""
 
 import json
+import os
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from tests.bidaf.corpus import write_glove, write_squad
-from tests.helpers import run
+from tests.helpers import ROOT, run
 
 ISS = ["--model=test", "--group_lasso=0.003", "--zero_threshold=0.02", "--verbose=0"]
 
@@ -132,13 +136,6 @@ def test_trained_weights_score_like_a_run_without_the_average(tmp_path, prepared
 def test_the_gpu_run_script_trains_extracts_and_brings_back_a_bidaf_run(tmp_path, prepared):
     """benchmarks/device_run.sh with TASK=bidaf (the GPU sessions' launcher): bidaf's programs take
     --data_dir, and what comes back holds the final scores of the sparse and of the compact model."""
-    import os
-    import re
-    import subprocess
-    import sys
-
-    from tests.helpers import ROOT
-
     data, _ = prepared
     work, out = tmp_path / "work", tmp_path / "out"
     work.mkdir(), out.mkdir()
