@@ -68,14 +68,23 @@ def published_points(key: str | None, dense_weights: int) -> dict[str, tuple[flo
 LABEL_OFFSETS = (5, -12, 17, -24, 29, -36)  # points above (+) or below (-) the marker, nearest first
 
 
+def nearest_marker(box, markers: list[tuple[float, float]]) -> int:
+    """Index of the marker (pixel x, y) nearest to `box` (a Bbox in pixels): the one a reader pairs the name with."""
+    def distance(xy):
+        x, y = xy
+        return max(box.x0 - x, 0, x - box.x1) ** 2 + max(box.y0 - y, 0, y - box.y1) ** 2
+    return min(range(len(markers)), key=lambda i: distance(markers[i]))
+
+
 def label_without_overlap(ax, points, published: dict[str, tuple[float, float]] | None = None) -> list:
     """Name each point where the name overlaps no other name and no marker, inside the axes.
 
     Our runs are named above left of their markers first, published points (in red) above right
     of theirs; then below, then on the other side, then further up or down (LABEL_OFFSETS), with a
     leader line to the marker for a name not in its first place. Runs close in compression and
-    perplexity (a KL sweep's neighbours) would otherwise print their names over each other. If no
-    place is free, the last one tried is used.
+    perplexity (a KL sweep's neighbours) would otherwise print their names over each other. A place
+    nearer to another marker than to its own is taken only when no other place is free: that name
+    would read as the neighbour's but for its leader line. If no place is free, the last one is used.
     """
     from matplotlib.transforms import Bbox
 
@@ -85,26 +94,34 @@ def label_without_overlap(ax, points, published: dict[str, tuple[float, float]] 
     items = [(name, c, p, False) for name, c, p in points]
     items += [(name, c, p, True) for name, (c, p) in (published or {}).items()]
     half = 4  # pixels: about half a marker
-    placed = [Bbox([[x - half, y - half], [x + half, y + half]])
-              for x, y in (ax.transData.transform((c, p)) for _, c, p, _ in items)]
+    markers = [tuple(ax.transData.transform((c, p))) for _, c, p, _ in items]
+    placed = [Bbox([[x - half, y - half], [x + half, y + half]]) for x, y in markers]
     left, right = (-4, "right"), (6, "left")
     labels = []
-    for name, compression, ppl, is_published in sorted(items, key=lambda item: item[2]):  # bottom to top
+    bottom_to_top = sorted(enumerate(items), key=lambda item: item[1][2])
+    for own, (name, compression, ppl, is_published) in bottom_to_top:
         sides = (right, left) if is_published else (left, right)
         places = [(side, dy) for pair in zip(LABEL_OFFSETS[::2], LABEL_OFFSETS[1::2]) for side in sides for dy in pair]
         style = {"textcoords": "offset points", "fontsize": 8, "color": "tab:red" if is_published else "black"}
+        tried = []  # (place, box, free, nearest its own marker) for each place, in order of preference
         for place in places:
             (dx, ha), dy = place
             label = ax.annotate(name, (compression, ppl), xytext=(dx, dy), ha=ha, **style)
             box = label.get_window_extent(renderer)
+            label.remove()
             inside_axes = inside.contains(box.x0, box.y0) and inside.contains(box.x1, box.y1)
-            if (inside_axes and not any(box.overlaps(other) for other in placed)) or place == places[-1]:
+            free = inside_axes and not any(box.overlaps(other) for other in placed)
+            tried.append((place, box, free, nearest_marker(box, markers) == own))
+            if free and tried[-1][3]:
                 break
-            label.remove()
-        if place != places[0]:  # not where a reader looks first: a thin leader line says whose name it is
-            label.remove()
-            label = ax.annotate(name, (compression, ppl), xytext=(dx, dy), ha=ha, **style,
-                                arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.5", "shrinkB": 3})
+        # a free place where the name reads as its own, else any free place, else the last one tried
+        free_places = [t for t in tried if t[2]]
+        place, box, _, reads_as_own = next((t for t in free_places if t[3]), (free_places or tried[-1:])[0])
+        (dx, ha), dy = place
+        leader = {}
+        if place != places[0] or not reads_as_own:  # a thin leader line says whose name it is
+            leader = {"arrowprops": {"arrowstyle": "-", "lw": 0.5, "color": "0.5", "shrinkB": 3}}
+        label = ax.annotate(name, (compression, ppl), xytext=(dx, dy), ha=ha, **style, **leader)
         placed.append(box)
         labels.append(label)
     return labels
@@ -112,6 +129,16 @@ def label_without_overlap(ax, points, published: dict[str, tuple[float, float]] 
 
 def plot_tradeoff(points, path: str, published: dict[str, tuple[float, float]] | None = None) -> str:
     """Write the PNG: one filled, labelled marker per run, hollow ones for published points; log compression axis."""
+    fig, _ = tradeoff_figure(points, published)
+    import matplotlib.pyplot as plt  # after tradeoff_figure has chosen the Agg backend
+
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def tradeoff_figure(points, published: dict[str, tuple[float, float]] | None = None) -> tuple:
+    """(the figure, its name labels): plot_tradeoff's drawing, kept apart so that tests can measure the labels."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -130,10 +157,7 @@ def plot_tradeoff(points, path: str, published: dict[str, tuple[float, float]] |
     ax.set_ylabel("test perplexity")
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()  # before the labels: their overlap is checked where they will be drawn
-    label_without_overlap(ax, points, published)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return fig, label_without_overlap(ax, points, published)
 
 
 def main(argv):

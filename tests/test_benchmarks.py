@@ -193,14 +193,15 @@ def test_tradeoff_points_measure_compression_against_the_dense_run(tmp_path):
 
 def test_tradeoff_labels_of_crowded_runs_do_not_overlap():
     """Runs within 1.2 perplexity points at 17-18x (a KL sweep's neighbours) and a published point keep
-    readable names: no two overlap, none covers a marker, and a name moved from its first place has a leader."""
+    readable names: no two overlap, none covers a marker, and a name moved from its first place, or
+    nearer another marker than its own (these markers are a few pixels apart), has a leader."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import matplotlib.text
 
-    from benchmarks.tradeoff_plot import label_without_overlap
+    from benchmarks.tradeoff_plot import label_without_overlap, nearest_marker
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     points = [("bayes_kl03", 17.18, 116.34), ("bayes_wn_kl03", 18.06, 115.60), ("long_run (24 epochs)", 17.87, 115.18),
@@ -218,9 +219,37 @@ def test_tradeoff_labels_of_crowded_runs_do_not_overlap():
     assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
     markers = [ax.transData.transform(xy) for xy in [(c, p) for _, c, p in points] + [(10.59, 116.5)]]
     assert not any(box.contains(x, y) for box in boxes for x, y in markers)
+    own_marker = {name: i for i, name in enumerate([name for name, _, _ in points] + list(published))}
+    read_as_own = [nearest_marker(box, markers) == own_marker[label.get_text()] for box, label in zip(boxes, labels)]
+    assert all(own or label.arrow_patch is not None for own, label in zip(read_as_own, labels))  # else a leader
     first_place = [label.xyann == ((6, 5) if label.get_color() == "tab:red" else (-4, 5)) for label in labels]
     assert not all(first_place) and all(first or label.arrow_patch is not None for first, label in zip(first_place, labels))
     assert labels[3].get_color() == "tab:red"
+    plt.close(fig)
+
+
+def test_tradeoff_names_read_as_their_own_runs():
+    """In the figure of results/methods.md (after the initialization fix) every name is nearer its own
+    marker than any other: two runs one point apart at 17x once had their names read as swapped."""
+    import matplotlib.pyplot as plt
+    import matplotlib.text
+
+    from benchmarks.tradeoff_plot import nearest_marker, tradeoff_figure
+
+    points = [("dense", 1.0, 120.72), ("bayes", 55.52, 148.31), ("bayes_kl03", 17.19, 117.76),
+              ("bayes_wn", 62.0, 144.26), ("bayes_wn_kl02", 10.55, 112.91), ("bayes_wn_kl02_seq", 10.66, 113.58),
+              ("bayes_wn_kl03", 17.61, 116.69), ("bayes_wn_kl04", 23.48, 120.17), ("bayes_wn_lr10", 29.03, 139.43)]
+    published = {"Lobacheva et al. W+N+G": (10.59, 116.5), "Lobacheva et al. W+N": (10.17, 111.0)}
+    fig, labels = tradeoff_figure(points, published)
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    markers = [tuple(ax.transData.transform((c, p))) for c, p in [(c, p) for _, c, p in points] + list(published.values())]
+    names = [name for name, _, _ in points] + list(published)
+    for label in labels:
+        label.update_positions(renderer)
+        box = matplotlib.text.Text.get_window_extent(label, renderer)
+        assert names[nearest_marker(box, markers)] == label.get_text()
+    assert len(labels) == len(names)
     plt.close(fig)
 
 
