@@ -7,7 +7,7 @@
 
 Both models are the full forward pass (embedding, LSTMs, softmax) on batch 10 x 30 unrolled steps
 (ISS paper, Table 1), timed in alternation after a warm-up, in one process. Prints median
-latencies, the speedup, weights and mult-adds of each, their ratio, batch-1 / 1-step latency,
+latencies, the speedup (and its lowest and highest over the rounds, the timing's own spread), weights and mult-adds of each, their ratio, batch-1 / 1-step latency,
 the CPU's best measured matrix-multiply rate (at the model's own product shapes) and how far each
 latency is from the bound its mult-adds give at that rate. With --tflite, the same on the TFLite interpreter (float32 exports).
 """
@@ -95,18 +95,35 @@ def _compiled_forward(model):
 
 
 def _alternate(callables: dict, x_by_name: dict, repeats: int, rounds: int) -> dict:
+    """Per model, one list of call times per round. The order of the models flips every round, so
+
+    a drift of the machine's speed, or a cost of going first, falls on both models alike."""
     for name, fn in callables.items():  # warm-up (compilation, caches)
         for _ in range(3):
             fn(x_by_name[name])
-    samples = {name: [] for name in callables}
-    for _ in range(rounds):
-        for name, fn in callables.items():
-            x = x_by_name[name]
+    names = list(callables)
+    samples = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            fn, x, times = callables[name], x_by_name[name], []
             for _ in range(repeats):
                 start = time.perf_counter()
                 fn(x)
-                samples[name].append(time.perf_counter() - start)
-    return {name: statistics.median(s) for name, s in samples.items()}
+                times.append(time.perf_counter() - start)
+            samples[name].append(times)
+    return samples
+
+
+def median_latency(rounds_of_times: list) -> float:
+    return statistics.median(t for times in rounds_of_times for t in times)
+
+
+def speedup_over_rounds(samples: dict) -> list:
+    """[lowest, highest] of baseline / compact median latency, each round on its own: how far one
+
+    timing of the same two models moves (two models of equal shapes should straddle 1.00x)."""
+    ratios = [statistics.median(b) / statistics.median(c) for b, c in zip(samples["baseline"], samples["compact"])]
+    return [min(ratios), max(ratios)]
 
 
 def matmul_rate(batch: int, inner: int, outer: int, repeats: int = 50) -> float:
@@ -156,14 +173,16 @@ def main(argv):
 
     models = {"compact": compact, "baseline": baseline}
     x = np.random.randint(0, vocab, size=(B, T)).astype("int32")
-    latency = _alternate({n: _compiled_forward(m) for n, m in models.items()}, {n: x for n in models},
-                         FLAGS.repeats, FLAGS.rounds)
+    timed = _alternate({n: _compiled_forward(m) for n, m in models.items()}, {n: x for n in models},
+                       FLAGS.repeats, FLAGS.rounds)
+    latency = {n: median_latency(t) for n, t in timed.items()}
     one_step = {n: _inference_model(s, e, vocab, 1, 1, hoist, o) for n, (s, e, o) in kinds.items()}
     for n, m in one_step.items():
         copy_trainable_weights(models[n], m)
     x1 = np.random.randint(0, vocab, size=(1, 1)).astype("int32")
-    latency_1 = _alternate({n: _compiled_forward(m) for n, m in one_step.items()}, {n: x1 for n in one_step},
-                           FLAGS.repeats, FLAGS.rounds)
+    timed_1 = _alternate({n: _compiled_forward(m) for n, m in one_step.items()}, {n: x1 for n in one_step},
+                         FLAGS.repeats, FLAGS.rounds)
+    latency_1 = {n: median_latency(t) for n, t in timed_1.items()}
 
     madds = {n: mult_adds_per_step(e, s, vocab, o) * B * T for n, (s, e, o) in kinds.items()}
     weights = {n: int(sum(np.prod(v.shape) for v in m.trainable_weights)) for n, m in models.items()}
@@ -180,7 +199,9 @@ def main(argv):
         "latency_ms": {n: 1000 * v for n, v in latency.items()},
         "latency_batch1_step1_ms": {n: 1000 * v for n, v in latency_1.items()},
         "speedup": latency["baseline"] / latency["compact"],
+        "speedup_over_rounds": speedup_over_rounds(timed), "rounds": FLAGS.rounds, "repeats": FLAGS.repeats,
         "speedup_batch1_step1": latency_1["baseline"] / latency_1["compact"],
+        "speedup_batch1_step1_over_rounds": speedup_over_rounds(timed_1),
         "weights": weights, "mult_adds": madds, "mult_add_reduction": madds["baseline"] / madds["compact"],
         "matmul_mult_adds_per_s": rate,
         "latency_over_bound": {n: latency[n] / (madds[n] / rate) for n in models},
@@ -194,8 +215,9 @@ def main(argv):
                     m.export(d, format="tf_saved_model", verbose=False)
                     runners[n] = tflite_runner(to_tflite(d, int8=quantize), x.shape)
             tfl = _alternate(runners, {n: x for n in runners}, FLAGS.repeats, FLAGS.rounds)
-            report[f"{key}_latency_ms"] = {n: 1000 * v for n, v in tfl.items()}
-            report[f"{key}_speedup"] = tfl["baseline"] / tfl["compact"]
+            report[f"{key}_latency_ms"] = {n: 1000 * median_latency(t) for n, t in tfl.items()}
+            report[f"{key}_speedup"] = report[f"{key}_latency_ms"]["baseline"] / report[f"{key}_latency_ms"]["compact"]
+            report[f"{key}_speedup_over_rounds"] = speedup_over_rounds(tfl)
 
     print(f"backend {report['backend']}{' (XLA)' if report['xla'] else ''}, batch {B} x {T} steps"
           + (", input products hoisted" if hoist else "") + (", one-hot input" if one_hot or base_one_hot else ""))
@@ -203,12 +225,15 @@ def main(argv):
         print(f"{n:9s} sizes {report['hidden_sizes'][n]}  weights {weights[n] / 1e6:6.2f}M  mult-adds {madds[n] / 1e6:8.1f}M"
               f"  latency {report['latency_ms'][n]:8.2f} ms  (batch 1 x 1: {report['latency_batch1_step1_ms'][n]:.3f} ms)"
               f"  {report['latency_over_bound'][n]:.2f}x its mult-add bound")
-    print(f"speedup {report['speedup']:.2f}x (batch 1 x 1: {report['speedup_batch1_step1']:.2f}x); "
+    low, high = report["speedup_over_rounds"]
+    print(f"speedup {report['speedup']:.2f}x (round by round {low:.2f}-{high:.2f}x over {FLAGS.rounds} rounds; "
+          f"batch 1 x 1: {report['speedup_batch1_step1']:.2f}x); "
           f"mult-add reduction {report['mult_add_reduction']:.2f}x; matmul rate {rate / 1e9:.1f} G mult-adds/s")
     for key in ("tflite", "tflite_int8"):
         if f"{key}_speedup" in report:
             ms = ", ".join(f"{n} {v:.2f} ms" for n, v in report[f"{key}_latency_ms"].items())
-            print(f"{key} latency {ms}; speedup {report[f'{key}_speedup']:.2f}x")
+            low, high = report[f"{key}_speedup_over_rounds"]
+            print(f"{key} latency {ms}; speedup {report[f'{key}_speedup']:.2f}x (round by round {low:.2f}-{high:.2f}x)")
     if FLAGS.output:
         with open(FLAGS.output, "w") as f:
             json.dump(report, f, indent=1)

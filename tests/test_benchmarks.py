@@ -48,6 +48,28 @@ def test_inference_benchmark_quick_mode(tmp_path):
     assert report["hoist_inputs"] is True and "input products hoisted" in proc.stdout
     assert report["xla"] is True and "(XLA)" in proc.stdout
     assert "speedup" in proc.stdout and "mult-add reduction" in proc.stdout
+    # one round: the round-by-round range is that round's ratio, the speedup itself
+    assert report["speedup_over_rounds"] == pytest.approx([report["speedup"]] * 2)
+    assert "round by round" in proc.stdout and report["rounds"] == 1 and report["repeats"] == 2
+
+
+def test_timed_models_take_turns_going_first():
+    """A cost of going first in a round (or a drift of the machine) must not fall on one model only."""
+    from benchmarks.inference import _alternate
+
+    calls = []
+    samples = _alternate({"compact": lambda x: calls.append("c"), "baseline": lambda x: calls.append("b")},
+                         {"compact": None, "baseline": None}, repeats=2, rounds=3)
+    assert calls[6:] == list("ccbb" "bbcc" "ccbb")  # after three warm-up calls of each
+    assert [len(r) for r in samples["compact"]] == [2, 2, 2] and len(samples["baseline"]) == 3
+
+
+def test_speedup_over_rounds_is_the_range_of_per_round_ratios():
+    from benchmarks.inference import median_latency, speedup_over_rounds
+
+    samples = {"baseline": [[2.0, 2.2, 9.0], [3.0, 3.0, 3.1]], "compact": [[1.0, 1.1, 1.0], [2.0, 2.0, 1.9]]}
+    assert speedup_over_rounds(samples) == pytest.approx([1.5, 2.2])
+    assert median_latency(samples["baseline"]) == pytest.approx(3.0)
 
 
 def test_inference_benchmark_of_one_hot_input_models_counts_the_input_product(tmp_path):
