@@ -7,9 +7,11 @@
 
 Both models are the full forward pass (embedding, LSTMs, softmax) on batch 10 x 30 unrolled steps
 (ISS paper, Table 1), timed in alternation after a warm-up, in one process. Prints median
-latencies, the speedup (and its lowest and highest over the rounds, the timing's own spread), weights and mult-adds of each, their ratio, batch-1 / 1-step latency,
-the CPU's best measured matrix-multiply rate (at the model's own product shapes) and how far each
-latency is from the bound its mult-adds give at that rate. With --tflite, the same on the TFLite interpreter (float32 exports).
+latencies, the speedup (and its lowest and highest over the rounds, the timing's own spread),
+weights and mult-adds of each, their ratio, batch-1 / 1-step latency, the CPU's best measured
+matrix-multiply rate (at the model's own product shapes) and how far each latency is from the
+bound its mult-adds give at that rate. With --tflite, the same on the TFLite interpreter
+(float32 exports).
 """
 
 from __future__ import annotations
