@@ -53,6 +53,8 @@ flags.DEFINE_bool("hoist_inputs", False, "Both models multiply each LSTM's input
 flags.DEFINE_bool("xla", False, "TensorFlow backend: compile the forward pass with XLA (tf.function(jit_compile=True)); "
                   "the JAX backend always does.")
 flags.DEFINE_string("output", None, "Write the figures as JSON here.")
+flags.register_validator("repeats", lambda n: n >= 1, "--repeats must be at least 1 (timed calls per model and round)")
+flags.register_validator("rounds", lambda n: n >= 1, "--rounds must be at least 1 (rounds of alternation)")
 
 
 def mult_adds_per_step(embedding_size: int, sizes, vocab_size: int, one_hot: bool = False) -> int:

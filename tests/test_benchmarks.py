@@ -53,6 +53,14 @@ def test_inference_benchmark_quick_mode(tmp_path):
     assert "round by round" in proc.stdout and report["rounds"] == 1 and report["repeats"] == 2
 
 
+def test_inference_benchmark_refuses_zero_rounds():
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.inference", "--hidden_sizes=5", "--baseline_sizes=8", "--rounds=0"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": ROOT},
+    )
+    assert proc.returncode != 0 and "--rounds must be at least 1" in proc.stderr
+
+
 def test_timed_models_take_turns_going_first():
     """A cost of going first in a round (or a drift of the machine) must not fall on one model only."""
     from benchmarks.inference import _alternate
