@@ -2,6 +2,7 @@
 
     python -m benchmarks.step_time --task=rhn --model=ptb_iss_sota            # synthetic tokens, PTB shapes
     python -m benchmarks.step_time --task=bidaf --model=bidaf --data_dir=DATA/squad_bidaf
+    python -m benchmarks.step_time --task=ptb --run=runs/RUN              # the model of a run's config.json
 
 Language models run on random token windows of the preset's batch x num_steps (the step time
 does not depend on the tokens); BiDAF runs real batches of a bidaf.prepro folder. The first
@@ -28,6 +29,8 @@ flags.DEFINE_integer("warmup", 3, "Untimed steps first (compilation).", lower_bo
 flags.DEFINE_integer("vocab_size", 10000, "Language models: vocabulary size (PTB: 10000).")
 flags.DEFINE_integer("train_tokens", 929589, "Language models: training tokens per epoch (PTB: 929,589).")
 flags.DEFINE_string("data_dir", None, "BiDAF: a bidaf.prepro folder.")
+flags.DEFINE_string("run", None, "Language models: time the model of this run folder's config.json (every flag it was "
+                    "trained with, and its vocabulary size) instead of a preset.")
 
 
 def language_model_step(task, config):
@@ -71,7 +74,13 @@ def main(argv):
         else:
             from ptb.config import PRESETS
             from ptb.model import TASK
-        config = PRESETS[FLAGS.model or ("ptb_iss_sota" if FLAGS.task == "rhn" else "large")]
+        if FLAGS.run:
+            from common.experiment import read_run_config
+
+            config, saved = read_run_config(TASK, FLAGS.run)
+            FLAGS.vocab_size = saved["vocab_size"]
+        else:
+            config = PRESETS[FLAGS.model or ("ptb_iss_sota" if FLAGS.task == "rhn" else "large")]
         model, batches, per_epoch, items = language_model_step(TASK, config)
     for x, y in batches[: FLAGS.warmup]:
         model.train_on_batch(x, y)
@@ -80,7 +89,7 @@ def main(argv):
         loss = model.train_on_batch(x, y)
     keras.ops.convert_to_numpy(loss if not isinstance(loss, list) else loss[0])  # wait for the device
     step = (time.perf_counter() - start) / FLAGS.steps
-    report = {"task": FLAGS.task, "model": FLAGS.model, "backend": keras.backend.backend(), "device": device_description(),
+    report = {"task": FLAGS.task, "model": FLAGS.model, "run": FLAGS.run, "backend": keras.backend.backend(), "device": device_description(),
               "step_ms": 1000 * step, "items_per_s": items / step, "steps_per_epoch": per_epoch,
               "epoch_min": step * per_epoch / 60, "config": config.to_json()}
     print(json.dumps(report))

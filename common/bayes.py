@@ -21,8 +21,9 @@ output_scale), hidden_scaling="recurrence" (the default) follows the equation.
 `gate_groups=False` leaves z_gate out: their "weights + neurons" variant (W+N), whose PTB
 row is their best; a gate can then still become constant when every weight into it goes.
 `token_inputs=V` makes the layer read token ids as one-hot words, as their language model does
-(no embedding): the input kernel is [V, 4H], the product x W_x is a lookup of its rows, and there
-are no input-neuron variables (theirs have none on the words).
+(no embedding): the input kernel is [V, 4H], the product x W_x is a lookup of its rows (training
+draws only the rows the batch reads, one draw per distinct word), and there are no input-neuron
+variables (theirs have none on the words).
 
 BayesianEmbedding and BayesianDense carry the same weight posterior (no group variables) for the
 "every layer" variant, where the embedding and the softmax are sparsified too, as in their
@@ -214,9 +215,9 @@ class BayesianLSTM(SparseVDWeights, ScannedRNN):
         batch = ops.shape(inputs)[0]
         per_sequence = training and self.group_noise == "sequence"
         w = {n: self._value(n, training, rows=batch if per_sequence and n in GROUP_VARIABLES else None)
-             for n in self.stochastic}  # group variables: [D] or, per sequence, [B, D]
+             for n in self.stochastic if not (self.token_inputs and n == "kernel")}  # group variables: [D] or [B, D]
         if self.token_inputs:  # one-hot words: x W_x is the row of each token (of this batch's draw of W_x)
-            x_part = ops.take(w["kernel"], ops.cast(inputs, "int32"), axis=0)
+            x_part = self._kernel_rows(ops.cast(inputs, "int32"), training)
         else:
             d = ops.shape(inputs)[-1]
             x_part = ops.einsum("btd,de->bte", inputs * ops.reshape(w["input_neurons"], (-1, 1, d)), w["kernel"])
@@ -233,6 +234,22 @@ class BayesianLSTM(SparseVDWeights, ScannedRNN):
         if self.hidden_scaling == "output":
             outputs = outputs * ops.reshape(w["hidden_neurons"], (-1, 1, self.units))
         return outputs
+
+    def _kernel_rows(self, tokens, training):
+        """The kernel rows of tokens [B, T] -> [B, T, 4H], from one draw of the kernel per call in training.
+
+        Only the rows the batch reads are drawn (at most B x T of the V): each distinct token gets one
+        noise row, shared by all its occurrences, which is the same as drawing the whole [V, 4H] kernel
+        and looking rows up (the rows not read do not reach the loss), without the V x 4H normal draws.
+        """
+        mu = ops.take(self.kernel, tokens, axis=0)
+        log_sigma2 = ops.take(self.kernel_log_sigma2, tokens, axis=0)
+        if not training:
+            return ops.where(log_alpha(mu, log_sigma2) < LOG_ALPHA_THRESHOLD, mu, ops.zeros_like(mu))
+        flat = ops.reshape(tokens, (-1,))
+        slot = ops.searchsorted(ops.sort(flat), flat, side="left")  # equal tokens, equal slot; different, different
+        noise = keras.random.normal((ops.shape(flat)[0], 4 * self.units), seed=self.seed_generator, dtype=mu.dtype)
+        return mu + ops.exp(0.5 * log_sigma2) * ops.reshape(ops.take(noise, slot, axis=0), ops.shape(mu))
 
     def get_config(self):
         config = self._sparse_vd_config(super().get_config())

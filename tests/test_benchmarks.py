@@ -110,6 +110,30 @@ def test_step_time_quick_mode():
     assert report["epoch_min"] == pytest.approx(report["step_ms"] * report["steps_per_epoch"] / 60000)
 
 
+def test_step_time_of_a_run_folder_times_that_runs_model(tmp_path):
+    """--run: the model of a run's config.json (here a one-hot Bayesian one), at that run's vocabulary size."""
+    import dataclasses
+
+    from ptb.config import PRESETS
+
+    config = dataclasses.replace(PRESETS["test"], kl_weight=1e-4, bayes_layers="all", one_hot_input=True, hidden_size=6)
+    (tmp_path / "config.json").write_text(json.dumps({"task": "ptb", "config": config.to_json(), "vocab_size": 30}))
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.step_time", "--task=ptb", f"--run={tmp_path}", "--steps=2", "--warmup=1",
+         "--train_tokens=2000"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": ROOT},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["config"] == json.loads(json.dumps(config.to_json())) and report["run"] == str(tmp_path)
+    assert report["steps_per_epoch"] == 2000 // (config.batch_size * config.num_steps) and report["step_ms"] > 0
+
+    (tmp_path / "config.json").unlink()
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.step_time", "--task=ptb", f"--run={tmp_path}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": ROOT})
+    assert proc.returncode != 0 and "no config.json in" in proc.stderr
+
+
 def test_methods_table_reads_each_run(tmp_path, capsys):
     from benchmarks.methods_table import main, row, speedup
 
