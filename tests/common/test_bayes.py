@@ -259,6 +259,56 @@ def test_bayesian_dense_and_embedding_use_the_thresholded_means_at_inference_and
     np.testing.assert_allclose(sampled[tokens == 1], table[[1]], atol=0.1)  # sigma = e^-5 elsewhere
 
 
+def test_token_inputs_drawing_the_rows_read_equals_drawing_the_whole_kernel(monkeypatch):
+    """Training draws noise only for the rows its batch reads: with that noise written into a full [V, 4H] draw,
+    the layer's output (and, on TensorFlow, the gradients of mean and log sigma^2) are those of the whole kernel's draw."""
+    V, H, B, T = 30, 4, 3, 5
+    layer = BayesianLSTM(H, token_inputs=V, gate_groups=False, init_log_sigma2=-1.0, seed=2)
+    layer.build((B, T))
+    tokens = np.random.default_rng(1).integers(0, V // 2, (B, T)).astype("int32")  # repeated words
+    drawn = {}
+    normal = keras.random.normal
+
+    def recording(shape, *args, **kwargs):
+        noise = normal(shape, *args, **kwargs)
+        if tuple(int(n) for n in shape) == (B * T, 4 * H):
+            drawn["rows"] = keras.ops.convert_to_numpy(noise)
+        return noise
+
+    monkeypatch.setattr(keras.random, "normal", recording)
+    start = keras.ops.convert_to_numpy(layer.seed_generator.state)
+
+    def forward_and_gradients(kernel_rows=None):
+        layer.seed_generator.state.assign(start)  # the same group-variable noise both times
+        if kernel_rows is not None:
+            monkeypatch.setattr(layer, "_kernel_rows", kernel_rows)
+        if keras.backend.backend() != "tensorflow":
+            return keras.ops.convert_to_numpy(layer(tokens, training=True)), []
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            out = layer(tokens, training=True)
+            loss = tf.reduce_sum(tf.sin(out))
+        grads = tape.gradient(loss, [layer.kernel.value, layer.kernel_log_sigma2.value])
+        return out.numpy(), [tf.convert_to_tensor(g).numpy() for g in grads]
+
+    rows_out, rows_grads = forward_and_gradients()
+    flat = tokens.reshape(-1)
+    whole = np.random.default_rng(3).normal(size=(V, 4 * H)).astype("float32")
+    whole[flat] = drawn["rows"][np.searchsorted(np.sort(flat), flat)]  # the rows read: the noise the layer drew
+    assert len({tuple(r) for r in whole[np.unique(flat)]}) == len(np.unique(flat))  # a row per distinct word
+
+    def whole_kernel_rows(tokens, training):
+        kernel = layer.kernel + keras.ops.exp(0.5 * layer.kernel_log_sigma2) * whole
+        return keras.ops.take(kernel, tokens, axis=0)
+
+    whole_out, whole_grads = forward_and_gradients(whole_kernel_rows)
+    np.testing.assert_allclose(rows_out, whole_out, atol=1e-6)
+    for got, expected in zip(rows_grads, whole_grads):
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+        assert np.abs(expected).max() > 1e-3
+
+
 def test_token_inputs_read_one_hot_words_with_one_draw_of_the_kernel_per_batch():
     """token_inputs=V (Lobacheva et al.'s language model): the same LSTM as one reading one-hot vectors, no input neurons."""
     from common.layers import OneHot
