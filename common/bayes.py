@@ -53,6 +53,13 @@ def log_alpha(mu, log_sigma2):
     return log_sigma2 - ops.log(ops.square(mu) + 1e-8)
 
 
+def posterior_value(mu, log_sigma2, noise=None):
+    """A weight's draw mu + sigma * noise (training), or with noise None its mean, zero where log alpha > 3 (evaluation)."""
+    if noise is None:
+        return ops.where(log_alpha(mu, log_sigma2) < LOG_ALPHA_THRESHOLD, mu, ops.zeros_like(mu))
+    return mu + ops.exp(0.5 * log_sigma2) * noise
+
+
 def kl_log_uniform(mu, log_sigma2):
     """Sum over the elements of KL(N(mu, sigma^2) || log-uniform), the approximation above (>= 0)."""
     la = ops.clip(log_alpha(mu, log_sigma2), -10.0, 10.0)
@@ -114,11 +121,10 @@ class SparseVDWeights:
     def _value(self, name, training, rows: int | None = None):
         """A sample in training (rows: one per row of a leading axis, e.g. per sequence); else the thresholded mean."""
         mu, ls2 = ops.convert_to_tensor(getattr(self, name)), ops.convert_to_tensor(getattr(self, name + "_log_sigma2"))
-        if training:
-            shape = ops.shape(mu) if rows is None else (rows, *ops.shape(mu))
-            noise = keras.random.normal(shape, seed=self.seed_generator, dtype=mu.dtype)
-            return mu + ops.exp(0.5 * ls2) * noise
-        return ops.where(log_alpha(mu, ls2) < LOG_ALPHA_THRESHOLD, mu, ops.zeros_like(mu))
+        if not training:
+            return posterior_value(mu, ls2)
+        shape = ops.shape(mu) if rows is None else (rows, *ops.shape(mu))
+        return posterior_value(mu, ls2, keras.random.normal(shape, seed=self.seed_generator, dtype=mu.dtype))
 
     def _sparse_vd_config(self, config: dict) -> dict:
         config.update(init_log_sigma2=self.init_log_sigma2, seed=self.seed)
@@ -245,11 +251,11 @@ class BayesianLSTM(SparseVDWeights, ScannedRNN):
         mu = ops.take(self.kernel, tokens, axis=0)
         log_sigma2 = ops.take(self.kernel_log_sigma2, tokens, axis=0)
         if not training:
-            return ops.where(log_alpha(mu, log_sigma2) < LOG_ALPHA_THRESHOLD, mu, ops.zeros_like(mu))
+            return posterior_value(mu, log_sigma2)
         flat = ops.reshape(tokens, (-1,))
         slot = ops.searchsorted(ops.sort(flat), flat, side="left")  # equal tokens, equal slot; different, different
         noise = keras.random.normal((ops.shape(flat)[0], 4 * self.units), seed=self.seed_generator, dtype=mu.dtype)
-        return mu + ops.exp(0.5 * log_sigma2) * ops.reshape(ops.take(noise, slot, axis=0), ops.shape(mu))
+        return posterior_value(mu, log_sigma2, ops.reshape(ops.take(noise, slot, axis=0), ops.shape(mu)))
 
     def get_config(self):
         config = self._sparse_vd_config(super().get_config())
@@ -323,8 +329,8 @@ class BayesianEmbedding(SparseVDWeights, keras.layers.Layer):
         if not training:
             return ops.take(self._value("embeddings", False), inputs, axis=0)
         mu = ops.take(self.embeddings, inputs, axis=0)
-        sigma = ops.exp(0.5 * ops.take(self.embeddings_log_sigma2, inputs, axis=0))
-        return mu + sigma * keras.random.normal(ops.shape(mu), seed=self.seed_generator, dtype=mu.dtype)
+        noise = keras.random.normal(ops.shape(mu), seed=self.seed_generator, dtype=mu.dtype)
+        return posterior_value(mu, ops.take(self.embeddings_log_sigma2, inputs, axis=0), noise)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape, self.output_dim)
