@@ -3,6 +3,7 @@
     python -m benchmarks.step_time --task=rhn --model=ptb_iss_sota            # synthetic tokens, PTB shapes
     python -m benchmarks.step_time --task=bidaf --model=bidaf --data_dir=DATA/squad_bidaf
     python -m benchmarks.step_time --task=ptb --run=runs/RUN              # the model of a run's config.json
+    python -m benchmarks.step_time --task=ptb --run=runs/RUN --without_penalty  # what its penalty term costs
 
 Language models run on random token windows of the preset's batch x num_steps (the step time
 does not depend on the tokens); BiDAF runs real batches of a bidaf.prepro folder. The first
@@ -20,6 +21,7 @@ from absl import app, flags
 
 from common.experiment import device_description
 from common.lm import sequence_cross_entropy
+from common.regularizers import SparsityPenalty
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("task", "rhn", ["ptb", "rhn", "bidaf"], "Which task's model.")
@@ -31,10 +33,15 @@ flags.DEFINE_integer("train_tokens", 929589, "Language models: training tokens p
 flags.DEFINE_string("data_dir", None, "BiDAF: a bidaf.prepro folder.")
 flags.DEFINE_string("run", None, "Language models: time the model of this run folder's config.json (every flag it was "
                     "trained with, and its vocabulary size) instead of a preset.")
+flags.DEFINE_bool("without_penalty", False, "Language models: leave the sparsity penalty (ISS group Lasso, L1, the "
+                  "Bayesian KL) out of the loss; the model, its thresholding and the optimizer stay the same, so the "
+                  "difference to a run without this flag is what the penalty term costs per step.")
 
 
 def language_model_step(task, config):
     model, _ = task.training_model(config, FLAGS.vocab_size, 0)
+    if FLAGS.without_penalty:
+        model.penalty = SparsityPenalty()  # before the first step traces the loss
     model.compile(optimizer=task.make_optimizer(config), loss=sequence_cross_entropy)
     task.attach_thresholds(model, config)
     n = config.batch_size * (FLAGS.steps + FLAGS.warmup)
@@ -91,7 +98,8 @@ def main(argv):
     step = (time.perf_counter() - start) / FLAGS.steps
     report = {"task": FLAGS.task, "model": FLAGS.model, "run": FLAGS.run, "backend": keras.backend.backend(), "device": device_description(),
               "step_ms": 1000 * step, "items_per_s": items / step, "steps_per_epoch": per_epoch,
-              "epoch_min": step * per_epoch / 60, "config": config.to_json()}
+              "epoch_min": step * per_epoch / 60, "config": config.to_json(),
+              "penalty_terms": [type(t).__name__ for t in getattr(getattr(model, "penalty", None), "terms", [])]}
     print(json.dumps(report))
 
 

@@ -127,6 +127,16 @@ def test_step_time_of_a_run_folder_times_that_runs_model(tmp_path):
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["config"] == json.loads(json.dumps(config.to_json())) and report["run"] == str(tmp_path)
     assert report["steps_per_epoch"] == 2000 // (config.batch_size * config.num_steps) and report["step_ms"] > 0
+    assert report["penalty_terms"] == ["LogUniformKL"]
+
+    proc = subprocess.run(  # the same model with the KL left out of the loss
+        [sys.executable, "-m", "benchmarks.step_time", "--task=ptb", f"--run={tmp_path}", "--steps=1", "--warmup=1",
+         "--without_penalty"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": ROOT},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["penalty_terms"] == [] and report["config"] == json.loads(json.dumps(config.to_json()))
 
     (tmp_path / "config.json").unlink()
     proc = subprocess.run([sys.executable, "-m", "benchmarks.step_time", "--task=ptb", f"--run={tmp_path}"],
