@@ -70,6 +70,8 @@ def bidaf_step(config):
 def main(argv):
     del argv
     if FLAGS.task == "bidaf":
+        if FLAGS.without_penalty:
+            raise app.UsageError("--without_penalty is for the language models (--task=ptb or rhn), not bidaf")
         from bidaf.config import PRESETS
 
         config = PRESETS[FLAGS.model or "bidaf"]

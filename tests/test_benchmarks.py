@@ -137,6 +137,9 @@ def test_step_time_of_a_run_folder_times_that_runs_model(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["penalty_terms"] == [] and report["config"] == json.loads(json.dumps(config.to_json()))
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.step_time", "--task=bidaf", "--without_penalty"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": ROOT})
+    assert proc.returncode != 0 and "--without_penalty is for the language models" in proc.stderr
 
     (tmp_path / "config.json").unlink()
     proc = subprocess.run([sys.executable, "-m", "benchmarks.step_time", "--task=ptb", f"--run={tmp_path}"],
