@@ -56,7 +56,9 @@ def test_kl_differs_from_lobachevas_rounded_fit_by_a_constant_and_a_small_slope(
     theirs = 0.5 * np.log1p(np.exp(-la)) - 0.64 * _sigmoid(1.5 * (la + 1.3)) - 0.03
     offset = ours - theirs
     assert 0.66 < offset.min() and offset.max() - offset.min() < 0.013
-    slope_ratio = np.gradient(ours, la) / np.gradient(theirs, la)
+    their_slope = np.gradient(theirs, la)
+    resolved = np.abs(their_slope) > 0.01  # where float32 (JAX) resolves it: log alpha < 3.9, past the threshold 3
+    slope_ratio = np.gradient(ours, la)[resolved] / their_slope[resolved]
     assert np.abs(slope_ratio - 1).max() < 0.015 and np.abs(slope_ratio - 1).max() > 0.01  # rounded, not identical
 
 def _thresholded(layer, name):
