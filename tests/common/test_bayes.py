@@ -47,7 +47,6 @@ def test_kl_matches_the_formula_and_falls_as_alpha_grows():
     assert values == sorted(values, reverse=True) and values[-1] < 0.05
 
 
-
 def test_kl_differs_from_lobachevas_rounded_fit_by_a_constant_and_a_small_slope():
     """Their code's fit, 0.5 log(1 + 1/alpha) - 0.64 sigmoid(1.5 (log alpha + 1.3)) - 0.03, against ours
     (results/methods.md states the bounds): after a constant, within 0.013; slopes within 1.5%."""
@@ -60,6 +59,7 @@ def test_kl_differs_from_lobachevas_rounded_fit_by_a_constant_and_a_small_slope(
     resolved = np.abs(their_slope) > 0.01  # where float32 (JAX) resolves it: log alpha < 3.9, past the threshold 3
     slope_ratio = np.gradient(ours, la)[resolved] / their_slope[resolved]
     assert np.abs(slope_ratio - 1).max() < 0.015 and np.abs(slope_ratio - 1).max() > 0.01  # rounded, not identical
+
 
 def _thresholded(layer, name):
     """A weight mean as evaluation uses it: zero where log alpha > 3 (also a mean drawn near zero by chance)."""
