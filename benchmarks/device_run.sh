@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One language-model run (ptb: Table 1; rhns: the RHN runs) on the lent GPU machine, all inside one
+# One language-model run (ptb: Table 1 and the other sparsity methods; rhns: the RHN runs) on the lent GPU machine, all inside one
 # device command: train (resuming a run that an earlier command left on the machine), then
 # evaluate, extract the compact model and evaluate it, and copy the small files (log, config,
 # results, kept unit indices) to $OUT: the large checkpoints are too big to come back.
@@ -28,7 +28,8 @@ start=$(date +%s)
 timeout "$budget" python -m "$task.train" "$data_flag=$data" --save_path="$run" --verbose=2 "$@" 2>&1 | tee -a "$run/train.log"
 status=${PIPESTATUS[0]}
 echo "train exit $status after $(( $(date +%s) - start )) s" | tee -a "$run/train.log"
-cp "$run/log.csv" "$run/config.json" "$run/train.log" "$out/$name/" 2>/dev/null
+# sparsity.csv: zero fractions per matrix and epoch; structure.csv: what a Bayesian run keeps (either may be absent).
+cp "$run/log.csv" "$run/config.json" "$run/train.log" "$run/sparsity.csv" "$run/structure.csv" "$out/$name/" 2>/dev/null
 if [ ! -f "$run/results.json" ] && [ -d "$run/checkpoint" ]; then
   # Stopped before its last epoch: evaluate the last finished epoch (a shortened run, labelled so).
   python -m "$task.evaluate" --restore_path="$run" "$data_flag=$data" 2>&1 | tee "$out/$name/shortened_evaluate.log"

@@ -249,18 +249,19 @@ def extraction_plan(model, config: PTBConfig):
     return _bayesian_plan(model, config)[:3]
 
 
-def _bayesian_plan(model, config: PTBConfig):
+def _bayesian_plan(model, config: PTBConfig, allow_empty: bool = False):
+    """allow_empty: a layer that nothing reads any more counts as width 0 (statistics) instead of an error."""
     values, stock = _evaluation_values(model, config)
     if config.one_hot_input:
         groups = common.derive_iss_groups(stock)
-        return values, groups, common.extraction.read_components(groups, values), stock
+        return values, groups, common.extraction.read_components(groups, values, allow_empty), stock
     width = model.get_layer("embedding").output_dim
     inputs = common.ISSGroup("embedding", (
         common.GroupSlice("embedding/embeddings", 0, 0, width, "embedding column"),
         common.GroupSlice("lstm_0/lstm_cell/kernel", 1, 0, width, "first LSTM input row"),
     ))
     groups = common.derive_iss_groups(stock) + [inputs]
-    return values, groups, common.extraction.read_components(groups, values), stock
+    return values, groups, common.extraction.read_components(groups, values, allow_empty), stock
 
 
 def structure(model, config: PTBConfig) -> dict:
@@ -273,7 +274,8 @@ def structure(model, config: PTBConfig) -> dict:
     if not bayesian:
         return {}
     report = {layer.name: common.bayes.structure_report(layer) for layer in bayesian}
-    values, groups, kept, stock = _bayesian_plan(model, config)
+    # A report, written after every epoch: a layer pruned to nothing is counted, not a reason to stop training.
+    values, groups, kept, stock = _bayesian_plan(model, config, allow_empty=True)
     compact = common.extraction.compact_weights(values, groups, kept)
     trainable = [v.path for v in stock.trainable_weights]
     report["model"] = {"weights": int(sum(np.count_nonzero(compact[p]) for p in trainable)),

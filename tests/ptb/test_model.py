@@ -138,6 +138,22 @@ def test_bayesian_model_extracts_to_a_smaller_stock_lstm_with_the_same_outputs(b
                                    atol=1e-5)
 
 
+def test_bayesian_layer_pruned_to_nothing_is_reported_and_refused_by_extraction():
+    """The per-epoch structure report counts a first LSTM that reads no embedding dimension (it once stopped training
+    with an error); extraction, which cannot build a layer of width 0, names the layer."""
+    from ptb.model import extraction_plan, structure
+
+    config = dataclasses.replace(PRESETS["test"], kl_weight=1e-3, bayes_layers="lstm")
+    model = build_language_model(config, 13, 2, 5, seed=3)
+    _remove(model.get_layer("lstm_0"), "input_neurons", range(16))  # every embedding dimension: read by nobody
+    report = structure(model, config)
+    assert report["lstm_0"]["input_neurons"] == 0
+    unread = 13 * 16 + 16 * 64  # the embedding and the first LSTM's input kernel: nothing of them is left to count
+    assert 0 < report["model"]["weights"] <= report["model"]["weights_total"] - unread
+    with pytest.raises(ValueError, match="no output of 'embedding' is read any more"):
+        extraction_plan(model, config)
+
+
 def test_one_hot_input_model_reads_words_without_an_embedding_and_extracts_to_the_same_outputs():
     """one_hot_input (Lobacheva et al.'s model): a [V, 4H] input kernel, counted in the weights; extraction keeps every word."""
     from common.extraction import assign_by_path, compact_weights
