@@ -307,7 +307,10 @@ def train(task: LanguageModelTask, config, data_path: str, save_path: str, resto
     if display_weights:
         plot_weight_sparsity(model, groups, os.path.join(save_path, "weights.png"))
     logging.info("Valid Perplexity: %.3f", valid_ppl)
-    logging.info("Live ISS components per group: %s; compact model weights: %d", hidden, weights)
+    if groups:
+        logging.info("Live ISS components per group: %s; compact model weights: %d", hidden, weights)
+    else:  # no ISS groups: the compact count would be the dense (or variational) parameter count
+        logging.info("Non-zero weights: %d of %d", results["nonzero_weights"], results["weights"])
     print(f"Test Perplexity: {test_ppl:.3f}")
     return results
 

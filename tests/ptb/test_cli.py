@@ -199,7 +199,7 @@ def test_bayes_structured_run_reports_what_survives(tmp_path, tiny_corpus, layer
                                                     lobacheva_code, one_hot):
     save = tmp_path / "bayes"
     noise, scaling, init = ("sequence", "output", "lobacheva") if lobacheva_code else ("batch", "recurrence", "uniform")
-    run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={save}", "--method=bayes_structured",
+    train = run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={save}", "--method=bayes_structured",
         "--kl_weight=0.001", "--max_max_epoch=1", "--verbose=0", f"--num_layers={layers}", f"--hidden_size={width}",
         f"--bayes_layers={bayes_layers}", "--bayes_gates" if gates else "--nobayes_gates",
         f"--bayes_group_noise={noise}", f"--bayes_hidden_scaling={scaling}", f"--bayes_init={init}",
@@ -217,6 +217,7 @@ def test_bayes_structured_run_reports_what_survives(tmp_path, tiny_corpus, layer
     assert 0 < results["structure"]["model"]["weights"] < results["structure"]["model"]["weights_total"] == total
     # the top-level counts are those of the model it evaluates as, not of its variational parameters
     assert (results["nonzero_weights"], results["weights"]) == (results["structure"]["model"]["weights"], total)
+    assert f"Non-zero weights: {results['nonzero_weights']} of {total}" in train.stderr  # not the variational count
     assert results["variational_parameters"] > total  # a log sigma beside each Bayesian weight's mean
     assert (results["config"]["num_layers"], results["config"]["hidden_size"]) == (layers, width)
     layer = results["structure"]["lstm_0"]
