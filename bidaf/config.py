@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from common.cli import read_json_object
-from common.errors import ConfigError
+from common.errors import ConfigError, check_range
 
 LSTM_LAYERS = ("context_lstm", "modeling_lstm_0", "modeling_lstm_1", "output_lstm")
 
@@ -36,6 +36,10 @@ class BiDAFConfig:
         for key in ("hidden_size", "batch_size", "max_max_epoch", "max_context_len", "max_answer_len"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"{key} must be >= 1, got {getattr(self, key)}")
+        check_range("learning_rate", self.learning_rate, 0.0, low_open=True)
+        check_range("ema_decay", self.ema_decay, 0.0, 1.0, high_open=True)
+        for key in ("group_lasso", "zero_threshold"):
+            check_range(key, getattr(self, key), 0.0)
         if self.optimizer not in ("adadelta", "adam"):
             raise ConfigError(f"optimizer must be adadelta or adam, got {self.optimizer!r}")
         if self.lstm_sizes and len(self.lstm_sizes) != len(LSTM_LAYERS):
@@ -77,5 +81,5 @@ def apply_config_file(config: BiDAFConfig, path: str) -> BiDAFConfig:
         raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(fields))})")
     try:
         return BiDAFConfig.from_json({**config.to_json(), **data})
-    except TypeError as e:
+    except (TypeError, ConfigError) as e:
         raise ConfigError(f"{path}: {e}") from None

@@ -18,6 +18,8 @@ import difflib
 
 import keras
 
+from common.errors import check_range
+
 GATE_NAMES = ("input_gate", "forget_gate", "cell_update", "output_gate")  # Keras order i, f, c, o
 
 # Layers that pass each feature through unchanged in position: the consumer of an LSTM is
@@ -75,6 +77,7 @@ class ISSGroup:
 
     def __post_init__(self):
         object.__setattr__(self, "slices", tuple(self.slices))
+        object.__setattr__(self, "multiplier", check_range(f"group {self.name!r} multiplier", self.multiplier, 0.0))
         if not self.slices:
             raise ValueError(f"group {self.name!r} has no slices")
         sizes = {s.size for s in self.slices}

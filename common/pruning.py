@@ -14,19 +14,20 @@ import keras
 import numpy as np
 from keras import ops
 
+from common.errors import check_range
 from common.groups import find_variables
 
 
 def zero_threshold_for(zero_threshold: float, l1: float = 0.0) -> float:
     """The reference's threshold: at least twice the L1 strength, so L1 cannot make weights oscillate around 0."""
-    return max(float(zero_threshold), 2.0 * float(l1))
+    return max(check_range("zero threshold", zero_threshold, 0.0), 2.0 * check_range("L1 strength", l1, 0.0))
 
 
 class ZeroSmallWeights(keras.constraints.Constraint):
     """Sets |w| < threshold to 0; with keep_mask, also every weight where the mask is 0."""
 
     def __init__(self, threshold: float, keep_mask=None):
-        self.threshold = float(threshold)
+        self.threshold = check_range("zero threshold", threshold, 0.0)
         self.keep_mask = None if keep_mask is None else np.asarray(keep_mask, dtype=bool)
 
     def __call__(self, w):

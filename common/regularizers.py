@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from keras import ops
 
+from common.errors import check_range
 from common.groups import ISSGroup, check_group_shapes, find_variables
 
 GROUP_EPSILON = 1e-8  # inside the square root, as the reference: keeps the gradient finite at 0
@@ -50,7 +51,7 @@ class StructureGroupLasso:
 
     def __init__(self, groups, strength: float):
         self.groups = list(groups)
-        self.strength = float(strength)
+        self.strength = check_range("group Lasso strength", strength, 0.0)
 
     @property
     def variables(self):
@@ -80,7 +81,7 @@ class DimensionGroupLasso:
         if not (rows or columns):
             raise ValueError("DimensionGroupLasso needs rows=True or columns=True")
         self.stacks = tuple((v,) if isinstance(v, str) else tuple(v) for v in variables)
-        self.strength = float(strength)
+        self.strength = check_range("row/column group Lasso strength", strength, 0.0)
         self.rows, self.columns = rows, columns
 
     @property
@@ -116,7 +117,7 @@ class _ElementwisePenalty:
 
     def __init__(self, variables, strength: float):
         self.variables = tuple(variables)
-        self.strength = float(strength)
+        self.strength = check_range(f"{type(self).__name__} strength", strength, 0.0)
 
     def check_shapes(self, shapes):
         pass

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from common.cli import ConfigError, read_json_object
+from common.cli import read_json_object
+from common.errors import ConfigError, check_range
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +59,33 @@ class PTBConfig:
     grow_fraction: float = 0.5  # grow-and-prune: connections added per growth, relative to the live ones
     prune_epochs: int = 2  # grow-and-prune: pruning steps that follow, down to target_density
     target_density: float = 0.2  # grow-and-prune: final density of the masked matrices
+
+    def __post_init__(self):
+        """Refuse values that would train without complaint and do the wrong thing (JSON files reach here unchecked)."""
+        for key in ("init_scale", "learning_rate", "max_grad_norm", "lr_decay"):
+            check_range(key, getattr(self, key), 0.0, low_open=True)
+        for key in ("weight_decay", "group_lasso", "row_col_lasso", "zero_threshold", "set_epsilon", "kl_weight",
+                    "grow_fraction"):
+            check_range(key, getattr(self, key), 0.0)
+        for i, multiplier in enumerate(self.group_lasso_multipliers):
+            check_range(f"structure_decay_multi of lstm_{i}", multiplier, 0.0)
+        for variable, row, column in self.row_col_multipliers:
+            check_range(f"row_decay_multi of {variable}", row, 0.0)
+            check_range(f"col_decay_multi of {variable}", column, 0.0)
+        check_range("keep_prob (dropout_keep_prob)", self.keep_prob, 0.0, 1.0, low_open=True)
+        check_range("set_zeta", self.set_zeta, 0.0, 1.0, high_open=True)
+        for key in ("seed_density", "target_density"):
+            check_range(key, getattr(self, key), 0.0, 1.0, low_open=True)
+        for key in ("num_steps", "hidden_size", "max_epoch", "max_max_epoch", "batch_size", "num_layers"):
+            check_range(key, getattr(self, key), 1)
+        for key in ("gate_hidden", "grow_epochs", "prune_epochs", "lr_step_epochs"):
+            check_range(key, getattr(self, key), 0)
+        choices = {"lr_schedule": ("exponential", "step"), "optimizer": ("gd", "adam"), "freeze_mode": ("", "element")}
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise ConfigError(f"{key} must be one of {allowed}, got {getattr(self, key)!r}")
+        if self.lr_schedule == "step" and self.lr_step_epochs < 1:
+            raise ConfigError(f"lr_schedule 'step' needs lr_step_epochs >= 1, got {self.lr_step_epochs}")
 
     @property
     def lstm_sizes(self) -> tuple:
@@ -108,10 +136,9 @@ def layer_for_name(name: str, num_layers: int) -> str:
     raise ConfigError(f"grouplasso names unknown layer {name!r}; use one of {sorted(ours)} or the reference's TF1 names")
 
 
-def _number(value, key: str, source: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{source}: {key} must be a number, got {value!r}")
-    return float(value)
+def _number(value, key: str, source: str, low: float = 0.0, low_open: bool = False) -> float:
+    """A number of the file: every one of them (rates, strengths, multipliers) is at least 0."""
+    return check_range(f"{source}: {key}", value, low, low_open=low_open)
 
 
 def apply_config_file(config: PTBConfig, path: str) -> PTBConfig:
@@ -122,17 +149,17 @@ def apply_config_file(config: PTBConfig, path: str) -> PTBConfig:
         raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(_TOP_KEYS))})")
     changes = {}
     if "learning_rate" in data:
-        changes["learning_rate"] = _number(data["learning_rate"], "learning_rate", path)
+        changes["learning_rate"] = _number(data["learning_rate"], "learning_rate", path, low_open=True)
     if "weight_decay" in data:
         changes["weight_decay"] = _number(data["weight_decay"], "weight_decay", path)
     if "dropout_keep_prob" in data:
-        keep = _number(data["dropout_keep_prob"], "dropout_keep_prob", path)
-        if not 0 < keep <= 1:
-            raise ConfigError(f"{path}: dropout_keep_prob must be in (0, 1], got {keep}")
-        changes["keep_prob"] = keep
+        changes["keep_prob"] = check_range(f"{path}: dropout_keep_prob", data["dropout_keep_prob"], 0.0, 1.0, low_open=True)
     if "grouplasso" in data:
         changes.update(_group_lasso_settings(data["grouplasso"], config.num_layers, path))
-    return dataclasses.replace(config, **changes)
+    try:
+        return dataclasses.replace(config, **changes)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
 
 
 def _group_lasso_settings(section, num_layers: int, path: str) -> dict:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from common.cli import ConfigError, read_json_object
+from common.cli import read_json_object
+from common.errors import ConfigError, check_range
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,8 +48,10 @@ class RHNConfig:
         for key in ("depth", "hidden_size", "num_steps", "batch_size", "max_max_epoch"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"{key} must be >= 1, got {getattr(self, key)}")
-        if self.lr_decay <= 0:
-            raise ConfigError(f"lr_decay must be > 0, got {self.lr_decay}")
+        for key in ("init_scale", "learning_rate", "lr_decay", "max_grad_norm"):
+            check_range(key, getattr(self, key), 0.0, low_open=True)
+        for key in ("weight_decay", "structure_wd", "zero_threshold"):
+            check_range(key, getattr(self, key), 0.0)
         if self.freeze_mode not in ("", "element"):
             raise ConfigError(f"freeze_mode must be '' or 'element', got {self.freeze_mode!r}")
 
@@ -103,4 +106,7 @@ def apply_config_file(config: RHNConfig, path: str) -> RHNConfig:
         elif isinstance(value, bool) or not isinstance(value, (int, float)) or (kind == "int" and value != int(value)):
             raise ConfigError(f"{path}: {key} must be {'an integer' if kind == 'int' else 'a number'}, got {value!r}")
         changes[key] = int(value) if kind == "int" else (value if kind == "str" else float(value))
-    return dataclasses.replace(config, **changes)
+    try:
+        return dataclasses.replace(config, **changes)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None

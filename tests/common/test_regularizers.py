@@ -1,7 +1,11 @@
+import dataclasses
+
 import keras
 import numpy as np
+import pytest
 from keras import ops
 
+from common.errors import ConfigError
 from common.groups import derive_iss_groups
 from common.regularizers import L1, DimensionGroupLasso, SparsityPenalty, StructureGroupLasso, component_sum_of_squares
 from common.stats import model_values, sparsity_stats
@@ -86,3 +90,16 @@ def test_penalty_binding_rejects_unknown_variables_and_bad_slices():
     bad = ISSGroup("g", (GroupSlice("lstm0/lstm_cell/recurrent_kernel", 1, 0, 9),))
     with pytest.raises(ValueError, match="out of range"):
         SparsityPenalty([StructureGroupLasso([bad], 0.1)]).bind(model)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda m: sparsify(m, group_lasso=-0.01), "group Lasso strength must be in \\[0, inf\\), got -0.01"),
+    (lambda m: sparsify(m, group_lasso=float("nan")), "group Lasso strength must be a finite number"),
+    (lambda m: sparsify(m, group_lasso=0.01, zero_threshold=-1e-3), "zero threshold must be in \\[0, inf\\)"),
+    (lambda m: L1([m.trainable_weights[0].path], -1e-4), "L1 strength must be in"),
+    (lambda m: DimensionGroupLasso([m.trainable_weights[0].path], -1.0), "row/column group Lasso strength must be in"),
+    (lambda m: dataclasses.replace(derive_iss_groups(m)[0], multiplier=-1.0), "multiplier must be in \\[0, inf\\)"),
+])
+def test_a_negative_or_nan_strength_is_refused_rather_than_rewarding_large_weights(make, message):
+    with pytest.raises(ConfigError, match=message):
+        make(stacked_lstm_model(sizes=(5, 4)))

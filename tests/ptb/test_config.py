@@ -46,8 +46,13 @@ def test_every_shipped_config_parses():
     [
         ("{oops", "malformed JSON"),
         ('{"learning_rate": 1.0, "lr_decay": 0.5}', "unknown key\\(s\\) lr_decay"),
-        ('{"learning_rate": "fast"}', "learning_rate must be a number"),
+        ('{"learning_rate": "fast"}', "learning_rate must be a finite number"),
+        ('{"learning_rate": NaN}', "learning_rate must be a finite number"),  # Python's json reads NaN
+        ('{"learning_rate": -1.0}', "learning_rate must be in \\(0, inf\\), got -1.0"),
+        ('{"weight_decay": -0.001}', "weight_decay must be in \\[0, inf\\)"),
         ('{"dropout_keep_prob": 1.5}', "dropout_keep_prob must be in"),
+        ('{"grouplasso": {"global_decay": -0.1, "lstm_0": {"structure_decay_multi": 1}}}', "global_decay must be in"),
+        ('{"grouplasso": {"global_decay": 0.1, "lstm_0": {"structure_decay_multi": -1}}}', "structure_decay_multi must"),
         ('{"grouplasso": {"global_decay": 0.1, "lstm_7": {"structure_decay_multi": 1}}}', "unknown layer 'lstm_7'"),
         ('{"grouplasso": {"lstm_0": {"structure_decay_multi": 1}}}', "global_decay"),
         ('{"grouplasso": {"global_decay": 0.1, "lstm_0": {"structure_decay_multi": 1, "row_decay_multi": 1}}}', "either"),
