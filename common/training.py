@@ -48,6 +48,12 @@ def sparsify(model, group_lasso: float = 0.0, l1: float = 0.0, zero_threshold: f
     The returned model shares the layers (and so the weights) of `model`.
     """
     groups = derive_iss_groups(model) if groups is None else list(groups)
+    if group_lasso and not groups:  # training would run without the group Lasso it was asked for
+        recurrent = [f"{type(layer).__name__} {layer.name!r}" for layer in model.layers
+                     if isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional))]
+        found = f" (it has {', '.join(recurrent)}: ISS groups are derived for LSTMs only)" if recurrent else ""
+        raise ValueError(f"group_lasso={group_lasso} but model {model.name!r} has no LSTM to form ISS groups from"
+                         f"{found}; pass groups= built by hand (see lstm_iss_group)")
     if l1_variables is None:
         embeddings = {v.path for layer in model.layers if isinstance(layer, keras.layers.Embedding) for v in layer.weights}
         l1_variables = [v.path for v in model.trainable_weights if len(v.shape) >= 2 and v.path not in embeddings]

@@ -103,3 +103,11 @@ def test_penalty_binding_rejects_unknown_variables_and_bad_slices():
 def test_a_negative_or_nan_strength_is_refused_rather_than_rewarding_large_weights(make, message):
     with pytest.raises(ConfigError, match=message):
         make(stacked_lstm_model(sizes=(5, 4)))
+
+
+def test_group_lasso_on_a_model_without_an_lstm_is_refused_rather_than_left_out():
+    inputs = keras.Input((5, 3))
+    gru = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.GRU(4, return_sequences=True, name="gru")(inputs)))
+    with pytest.raises(ValueError, match="has no LSTM to form ISS groups from \\(it has GRU 'gru'"):
+        sparsify(gru, group_lasso=0.01)
+    assert sparsify(gru, l1=0.01).penalty.terms  # L1 needs no groups
