@@ -116,6 +116,19 @@ def _shrunk_layer(layer, widths):
     return layer.__class__.from_config(config)
 
 
+def _unbuilt_copy(layer):
+    """A fresh copy of `layer` whose wrapped layers (TimeDistributed's Dense) are built when it is.
+
+    Their serialized build_config would build them while they are deserialized, outside the
+    wrapper's name scope: 'time_distributed/dense/kernel' would come back as 'dense/kernel'.
+    """
+    config = layer.get_config()
+    for value in config.values():
+        if isinstance(value, dict) and "class_name" in value:
+            value.pop("build_config", None)
+    return layer.__class__.from_config(config)
+
+
 def extract_compact_model(model, groups=None):
     """Build the compact dense model of a trained sparse functional/Sequential model.
 
@@ -134,7 +147,7 @@ def extract_compact_model(model, groups=None):
     def clone(layer):
         if layer.name in widths:
             return _shrunk_layer(layer, widths[layer.name])
-        return layer.__class__.from_config(layer.get_config())
+        return _unbuilt_copy(layer)
 
     compact = keras.models.clone_model(model, clone_function=clone)
     assign_by_path(compact, compact_weights(values, groups, kept))

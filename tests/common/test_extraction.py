@@ -71,6 +71,20 @@ def test_embedding_stateful_language_model():
     _check_equivalent(model, {"lstm0": [4], "lstm1": [0, 3]}, {"lstm0": 4, "lstm1": 2}, x)
 
 
+def test_time_distributed_dense_behind_dropout_keeps_its_variable_paths():
+    """A wrapped consumer: the compact copy must build its Dense inside TimeDistributed, as the original did."""
+    rng = np.random.default_rng(3)
+    inp = keras.Input((7, 6))
+    x = keras.layers.LSTM(5, return_sequences=True, name="lstm0")(inp)
+    x = keras.layers.Dropout(0.3)(x)
+    model = keras.Model(inp, keras.layers.TimeDistributed(keras.layers.Dense(3), name="td")(x))
+    _randomize(model, rng)
+    x = rng.normal(size=(3, 7, 6)).astype("float32")
+    compact = _check_equivalent(model, {"lstm0": [1, 3]}, {"lstm0": 3}, x)
+    assert compact.get_layer("td").layer.kernel.path == model.get_layer("td").layer.kernel.path
+    assert compact.get_layer("td").layer.kernel.shape == (3, 3)
+
+
 def test_all_components_removed_is_a_clear_error():
     model = stacked_lstm_model(sizes=(3, 2))
     groups = derive_iss_groups(model)
