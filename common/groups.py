@@ -205,13 +205,16 @@ def input_kernels(layer) -> list:
 
 
 def _consumers_by_producer(model):
+    """({producer name: [layers reading its first output]}, {producer name: [layers reading another output]})."""
     consumers: dict[str, list] = {}
+    other_outputs: dict[str, list] = {}  # an RNN's return_state outputs, for one
     for layer in model.layers:
         for node in layer._inbound_nodes:
             for tensor in node.input_tensors:
-                producer = tensor._keras_history.operation
-                consumers.setdefault(producer.name, []).append(layer)
-    return consumers
+                history = tensor._keras_history
+                readers = other_outputs if history.tensor_index else consumers
+                readers.setdefault(history.operation.name, []).append(layer)
+    return consumers, other_outputs
 
 
 def _real_consumers(name, consumers, model_outputs):
@@ -233,7 +236,7 @@ def derive_iss_groups(model) -> list[ISSGroup]:
         raise TypeError("derive_iss_groups needs a functional or Sequential model")
     if not model.built:
         raise ValueError(f"model {model.name!r} is not built; call it on data first")
-    consumers = _consumers_by_producer(model)
+    consumers, state_readers = _consumers_by_producer(model)
     outputs = {t._keras_history.operation.name for t in model.outputs}
     groups = []
     for layer in model.layers:
@@ -243,6 +246,12 @@ def derive_iss_groups(model) -> list[ISSGroup]:
             continue
         if layer.name in outputs:
             raise ValueError(f"the output of {layer.name!r} is a model output, so its units cannot be removed")
+        if layer.name in state_readers:
+            raise TypeError(
+                f"layer {state_readers[layer.name][0].name!r} reads the state of {layer.name!r} (return_state), e.g. "
+                "as an initial_state: removing units would change that state's width; build the groups by hand "
+                "with lstm_iss_group() and couple the two layers' components"
+            )
         readers = _real_consumers(layer.name, consumers, outputs)
         if not readers:
             raise ValueError(f"nothing in model {model.name!r} reads the output of {layer.name!r}")

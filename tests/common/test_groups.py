@@ -73,6 +73,20 @@ def test_lstm_as_model_output_cannot_lose_units():
         derive_iss_groups(model)
 
 
+def test_an_lstm_state_read_by_another_layer_is_a_clear_error_and_its_sequence_output_is_not():
+    """Encoder-decoder: the encoder's h and c set the decoder's initial state, so its width cannot shrink alone."""
+    encoder_in, decoder_in = keras.Input((6, 3)), keras.Input((5, 3))
+    _, h, c = keras.layers.LSTM(4, return_state=True, name="enc")(encoder_in)
+    decoded = keras.layers.LSTM(4, return_sequences=True, name="dec")(decoder_in, initial_state=[h, c])
+    model = keras.Model([encoder_in, decoder_in], keras.layers.Dense(2)(decoded))
+    with pytest.raises(TypeError, match="layer 'dec' reads the state of 'enc' \\(return_state\\)"):
+        derive_iss_groups(model)
+    inp = keras.Input((6, 3))
+    sequence, _, _ = keras.layers.LSTM(4, return_sequences=True, return_state=True, name="lstm")(inp)
+    (group,) = derive_iss_groups(keras.Model(inp, keras.layers.Dense(2, name="out")(sequence)))
+    assert group.name == "lstm" and "out/kernel" in group.variables
+
+
 def test_bad_group_definitions_are_rejected():
     with pytest.raises(ValueError, match="same number of components"):
         ISSGroup("g", (GroupSlice("a", 0, 0, 3), GroupSlice("b", 1, 0, 4)))
