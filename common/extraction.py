@@ -150,12 +150,31 @@ def extract_compact_model(model, groups=None):
         return _unbuilt_copy(layer)
 
     compact = keras.models.clone_model(model, clone_function=clone)
-    assign_by_path(compact, compact_weights(values, groups, kept))
+    paths = _paths_in_copy(model, compact)
+    assign_by_path(compact, {paths.get(p, p): w for p, w in compact_weights(values, groups, kept).items()})
     report = {
         g.name: {"layer": g.layer, "direction": g.direction, "size": g.size, "kept": kept[g.name].tolist()}
         for g in groups
     }
     return compact, report
+
+
+def _paths_in_copy(model, copy) -> dict[str, str]:
+    """{path in `model`: path of the same weight in its clone `copy`}, layer by layer.
+
+    The paths can differ: a Sequential model builds its layers inside its own name scope
+    ('sequential/lstm/lstm_cell/kernel'), the functional clone does not ('lstm/lstm_cell/kernel').
+    """
+    paths = {}
+    for layer in model.layers:
+        if not layer.weights:  # input layers are not always cloned under their own name
+            continue
+        twin = copy.get_layer(layer.name)
+        names = [v.name for v in layer.weights], [v.name for v in twin.weights]
+        if names[0] != names[1]:
+            raise ValueError(f"the compact copy of layer {layer.name!r} has weights {names[1]}, expected {names[0]}")
+        paths.update((v.path, w.path) for v, w in zip(layer.weights, twin.weights))
+    return paths
 
 
 def assign_by_path(model, values: dict) -> None:

@@ -236,6 +236,13 @@ def derive_iss_groups(model) -> list[ISSGroup]:
         raise TypeError("derive_iss_groups needs a functional or Sequential model")
     if not model.built:
         raise ValueError(f"model {model.name!r} is not built; call it on data first")
+    for layer in model.layers:
+        if isinstance(layer, keras.Model) and any(isinstance(s, keras.layers.RNN) for s in layer._flatten_layers()):
+            raise TypeError(
+                f"model {model.name!r} holds LSTMs inside the nested model {layer.name!r}; ISS groups are derived "
+                "from the top-level graph only: build the model from the layers themselves, or build the groups by "
+                "hand with lstm_iss_group()"
+            )
     consumers, state_readers = _consumers_by_producer(model)
     outputs = {t._keras_history.operation.name for t in model.outputs}
     groups = []

@@ -4,6 +4,7 @@ import pytest
 
 from common.extraction import count_weights, extract_compact_model
 from common.groups import derive_iss_groups
+from common.training import sparsify
 from tests.helpers import bidirectional_model, stacked_lstm_model, zero_components
 
 
@@ -83,6 +84,20 @@ def test_time_distributed_dense_behind_dropout_keeps_its_variable_paths():
     compact = _check_equivalent(model, {"lstm0": [1, 3]}, {"lstm0": 3}, x)
     assert compact.get_layer("td").layer.kernel.path == model.get_layer("td").layer.kernel.path
     assert compact.get_layer("td").layer.kernel.shape == (3, 3)
+
+
+def test_sequential_model_whose_weights_live_under_its_name_scope():
+    """Sequential builds 'seq/lstm0/...'; the clone of its sparsify() wrapper builds 'lstm0/...': matched layer by layer."""
+    rng = np.random.default_rng(4)
+    model = keras.Sequential([keras.Input((7, 6)), keras.layers.LSTM(5, return_sequences=True, name="lstm0"),
+                              keras.layers.Bidirectional(keras.layers.LSTM(4), name="bi"),
+                              keras.layers.Dense(3, name="out")], name="seq")
+    assert model.get_layer("lstm0").cell.kernel.path.startswith("seq/")
+    _randomize(model, rng)
+    x = rng.normal(size=(3, 7, 6)).astype("float32")
+    compact = _check_equivalent(sparsify(model, group_lasso=0.01), {"lstm0": [0], "bi/backward": [1, 2]},
+                                {"lstm0": 4, "bi/forward": 4, "bi/backward": 2}, x)
+    assert compact.get_layer("out").kernel.shape == (6, 3)
 
 
 def test_all_components_removed_is_a_clear_error():

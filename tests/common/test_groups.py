@@ -87,6 +87,14 @@ def test_an_lstm_state_read_by_another_layer_is_a_clear_error_and_its_sequence_o
     assert group.name == "lstm" and "out/kernel" in group.variables
 
 
+def test_lstms_inside_a_nested_model_are_a_clear_error_not_left_out():
+    inner = keras.Sequential([keras.Input((6, 3)), keras.layers.LSTM(4, return_sequences=True)], name="inner")
+    inp = keras.Input((6, 3))
+    model = keras.Model(inp, keras.layers.Dense(2)(inner(inp)))
+    with pytest.raises(TypeError, match="LSTMs inside the nested model 'inner'"):
+        derive_iss_groups(model)
+
+
 def test_bad_group_definitions_are_rejected():
     with pytest.raises(ValueError, match="same number of components"):
         ISSGroup("g", (GroupSlice("a", 0, 0, 3), GroupSlice("b", 1, 0, 4)))
