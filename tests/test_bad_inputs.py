@@ -4,11 +4,13 @@ Each case runs the program as a user would. The save_path of every training case
 a finished run's files; the failed run must leave each of them byte-for-byte as it was.
 """
 
+import importlib
 import json
 import os
 
 import pytest
 
+from common.errors import ConfigError
 from tests.bidaf.corpus import write_glove, write_squad
 from tests.helpers import run, write_corpus
 
@@ -107,3 +109,22 @@ def test_same_seed_same_backend_gives_identical_results(tmp_path, tiny_corpus):
             results.append(json.loads((save / "results.json").read_text()))
         for key in ("valid_ppl", "test_ppl", "hidden_sizes", "nonzero_weights"):
             assert results[0][key] == results[1][key], (program, key)
+
+
+CONFIG_VALUES = [  # a value the dataclass refuses, reached through the task's JSON config file
+    ("rhns.config", "ptb_iss_sota", '{"structure_wd": -0.005}', "structure_wd must be in [0, inf), got -0.005"),
+    ("rhns.config", "ptb_iss_sota", '{"learning_rate": 0}', "learning_rate must be in (0, inf), got 0.0"),
+    ("rhns.config", "ptb_iss_sota", '{"zero_threshold": NaN}', "zero_threshold must be a finite number, got nan"),
+    ("bidaf.config", "bidaf_iss", '{"learning_rate": -0.5}', "learning_rate must be in (0, inf), got -0.5"),
+    ("bidaf.config", "bidaf_iss", '{"ema_decay": 1.0}', "ema_decay must be in [0, 1), got 1.0"),
+    ("bidaf.config", "bidaf_iss", '{"group_lasso": -0.001}', "group_lasso must be in [0, inf), got -0.001"),
+]
+
+
+@pytest.mark.parametrize("module, preset, content, message", CONFIG_VALUES, ids=[c[3] for c in CONFIG_VALUES])
+def test_config_values_out_of_range_are_refused_naming_the_file(tmp_path, module, preset, content, message):
+    config = importlib.import_module(module)
+    (tmp_path / "c.json").write_text(content)
+    with pytest.raises(ConfigError) as error:
+        config.apply_config_file(config.PRESETS[preset], str(tmp_path / "c.json"))
+    assert str(error.value) == f"{tmp_path / 'c.json'}: {message}"

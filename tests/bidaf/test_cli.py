@@ -9,7 +9,6 @@ import sys
 import numpy as np
 import pytest
 
-from common.errors import ConfigError
 from tests.bidaf.corpus import write_glove, write_squad
 from tests.helpers import ROOT, run
 
@@ -156,16 +155,3 @@ def test_the_gpu_run_script_trains_extracts_and_brings_back_a_bidaf_run(tmp_path
     assert compact == {"exact_match": results["dev_em"], "f1": results["dev_f1"]}
     assert not (out / "iss" / "shortened_evaluate.log").exists()  # it finished its epochs
 
-
-@pytest.mark.parametrize("content, message", [
-    ('{"learning_rate": -0.5}', "learning_rate must be in (0, inf), got -0.5"),
-    ('{"ema_decay": 1.0}', "ema_decay must be in [0, 1), got 1.0"),
-    ('{"group_lasso": -0.001}', "group_lasso must be in [0, inf), got -0.001"),
-])
-def test_config_values_out_of_range_are_refused_naming_the_file(tmp_path, content, message):
-    from bidaf.config import PRESETS, apply_config_file
-
-    (tmp_path / "c.json").write_text(content)
-    with pytest.raises(ConfigError) as error:
-        apply_config_file(PRESETS["bidaf_iss"], str(tmp_path / "c.json"))
-    assert str(error.value) == f"{tmp_path / 'c.json'}: {message}"
