@@ -154,4 +154,3 @@ def test_the_gpu_run_script_trains_extracts_and_brings_back_a_bidaf_run(tmp_path
     compact = json.loads((out / "iss" / "compact_evaluate.log").read_text().strip().splitlines()[-1])
     assert compact == {"exact_match": results["dev_em"], "f1": results["dev_f1"]}
     assert not (out / "iss" / "shortened_evaluate.log").exists()  # it finished its epochs
-

@@ -74,4 +74,3 @@ def test_a_ptb_lstm_run_is_not_restored_as_an_rhn(tmp_path, tiny_corpus):
         "--verbose=0")
     proc = run("rhns.evaluate", f"--restore_path={tmp_path / 'lstm'}", f"--data_path={tiny_corpus}", check=False)
     assert proc.returncode == 1 and "holds a ptb run, not a rhn run" in proc.stderr
-
