@@ -128,7 +128,7 @@ def _optimizer(config: BiDAFConfig):
 def training_model(config: BiDAFConfig, data_dir: str):
     plain = build(config, data_dir)
     groups = iss_groups(plain, config)
-    model = common.SparseModel(inputs=plain.inputs, outputs=plain.outputs,
+    model = common.SparseModel(inputs=plain.input, outputs=plain.output,
                                penalty=sparsity_penalty(plain, groups, config), iss_groups=groups, name="bidaf")
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     model.compile(optimizer=_optimizer(config), loss={"start": loss, "end": loss})

@@ -82,7 +82,7 @@ class LanguageModelTask:
         """
         plain = self.build_model(config, vocab_size, batch_size or config.batch_size, config.num_steps, seed)
         groups = self.iss_groups(plain, config)
-        model = SparseModel(inputs=plain.inputs, outputs=plain.outputs, penalty=self.penalty(plain, groups, config),
+        model = SparseModel(inputs=plain.input, outputs=plain.output, penalty=self.penalty(plain, groups, config),
                             iss_groups=groups, name=plain.name)
         return model, groups
 

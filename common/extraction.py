@@ -133,7 +133,8 @@ def extract_compact_model(model, groups=None):
     """Build the compact dense model of a trained sparse functional/Sequential model.
 
     Returns (compact_model, report) where report maps each group to its original and kept
-    width and the kept unit indices.
+    width and the kept unit indices. The compact model is a plain keras.Model (or Sequential),
+    with no penalty and no thresholding constraints: ready to save, export and deploy.
     """
     groups = list(groups) if groups is not None else derive_iss_groups(model)
     values = model_values(model)
@@ -150,6 +151,8 @@ def extract_compact_model(model, groups=None):
         return _unbuilt_copy(layer)
 
     compact = keras.models.clone_model(model, clone_function=clone)
+    if not isinstance(compact, keras.Sequential):  # a plain functional model, not a clone of SparseModel & co.,
+        compact = keras.Model(compact.input, compact.output, name=model.name)  # so that .keras files load anywhere
     paths = _paths_in_copy(model, compact)
     assign_by_path(compact, {paths.get(p, p): w for p, w in compact_weights(values, groups, kept).items()})
     report = {

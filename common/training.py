@@ -58,7 +58,11 @@ def sparsify(model, group_lasso: float = 0.0, l1: float = 0.0, zero_threshold: f
         embeddings = {v.path for layer in model.layers if isinstance(layer, keras.layers.Embedding) for v in layer.weights}
         l1_variables = [v.path for v in model.trainable_weights if len(v.shape) >= 2 and v.path not in embeddings]
     penalty = SparsityPenalty([StructureGroupLasso(groups, group_lasso), L1(l1_variables, l1)])
-    sparse = SparseModel(inputs=model.inputs, outputs=model.outputs, penalty=penalty, iss_groups=groups, name=model.name)
+    # The model's own input structure (one tensor, list or dict), not the flat `inputs` list: Keras warns
+    # when a one-input model built on [x] is fed x. A Sequential has one of each and no `input` until called.
+    sequential = isinstance(model, keras.Sequential)
+    inputs, outputs = (model.inputs[0], model.outputs[0]) if sequential else (model.input, model.output)
+    sparse = SparseModel(inputs=inputs, outputs=outputs, penalty=penalty, iss_groups=groups, name=model.name)
     threshold = zero_threshold_for(zero_threshold, l1)
     if threshold > 0 or freeze_zeros:
         attach_zero_threshold(sparse, threshold, freeze_zeros=freeze_zeros)

@@ -1,3 +1,5 @@
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -98,6 +100,21 @@ def test_sequential_model_whose_weights_live_under_its_name_scope():
     compact = _check_equivalent(sparsify(model, group_lasso=0.01), {"lstm0": [0], "bi/backward": [1, 2]},
                                 {"lstm0": 4, "bi/forward": 4, "bi/backward": 2}, x)
     assert compact.get_layer("out").kernel.shape == (6, 3)
+
+
+def test_compact_model_of_a_sparsified_model_is_a_plain_model_that_saves_and_loads(tmp_path):
+    """What a user deploys: no SparseModel class (a .keras file would not load without it), same input structure."""
+    rng = np.random.default_rng(5)
+    sparse = sparsify(stacked_lstm_model(sizes=(5, 4)), group_lasso=0.01)
+    _randomize(sparse, rng)
+    x = rng.normal(size=(3, 7, 6)).astype("float32")
+    compact = _check_equivalent(sparse, {"lstm0": [2]}, {"lstm0": 4, "lstm1": 4}, x)
+    assert type(compact) is type(keras.Model(compact.input, compact.output))
+    compact.save(tmp_path / "compact.keras")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "The structure of `inputs` doesn't match": a one-input model fed one array
+        loaded = keras.models.load_model(tmp_path / "compact.keras")
+        np.testing.assert_allclose(loaded.predict(x, verbose=0), sparse.predict(x, verbose=0), atol=1e-5)
 
 
 def test_all_components_removed_is_a_clear_error():
