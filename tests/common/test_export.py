@@ -28,3 +28,22 @@ def test_tflite_on_another_backend_is_refused_with_the_way_out(tmp_path):
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     with pytest.raises(ConfigError, match="KERAS_BACKEND=tensorflow"):
         export_model(model, str(tmp_path), np.zeros((1, 3), "float32"))
+
+
+def test_a_rolled_lstm_converts_to_tflite_through_an_unrolled_copy_and_a_free_time_axis_is_refused(tmp_path):
+    """A user's compact model is usually built with the default unroll=False, which TFLite cannot lower."""
+    pytest.importorskip("tensorflow")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("SavedModel/TFLite export is exercised on the TensorFlow backend")
+    inp = keras.Input((5, 3))
+    x = keras.layers.LSTM(4, return_sequences=True)(inp)
+    x = keras.layers.Bidirectional(keras.layers.LSTM(3, return_sequences=True))(x)
+    model = keras.Model(inp, keras.layers.Dense(2)(x))
+    sample = np.random.default_rng(0).normal(size=(2, 5, 3)).astype("float32")
+    report = export_model(model, str(tmp_path / "fixed"), sample, formats=("tflite",))
+    assert report["tflite"]["max_abs_diff"] < 1e-5 and not model.get_layer(index=1).unroll  # the model is unchanged
+    inp = keras.Input((None, 3))
+    free = keras.Model(inp, keras.layers.Dense(2)(keras.layers.LSTM(4, return_sequences=True, name="free")(inp)))
+    with pytest.raises(ConfigError, match="unrolls 'free', which needs a fixed number of steps"):
+        export_model(free, str(tmp_path / "free"), sample)
+    assert not (tmp_path / "free").exists()  # refused before anything was written
