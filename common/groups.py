@@ -31,6 +31,19 @@ _FEATURE_PRESERVING = (
     keras.layers.SpatialDropout1D,
     keras.layers.Identity,
 )
+# Pooling over time keeps feature k at position k too (channels_last): LSTM -> GlobalMaxPooling1D -> Dense.
+_TIME_POOLING = (
+    keras.layers.GlobalAveragePooling1D,
+    keras.layers.GlobalMaxPooling1D,
+    keras.layers.AveragePooling1D,
+    keras.layers.MaxPooling1D,
+)
+
+
+def _preserves_features(layer) -> bool:
+    if isinstance(layer, _TIME_POOLING):
+        return layer.data_format == "channels_last"
+    return isinstance(layer, _FEATURE_PRESERVING)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,7 +213,8 @@ def input_kernels(layer) -> list:
     raise TypeError(
         f"layer {layer.name!r} ({type(layer).__name__}) reads an LSTM output, but ISS groups "
         "can only extend into LSTM, Bidirectional(LSTM), Dense or TimeDistributed(Dense) "
-        "consumers; build the groups by hand with lstm_iss_group()"
+        "consumers (directly, or through dropout, noise and channels_last pooling over time); "
+        "build the groups by hand with lstm_iss_group()"
     )
 
 
@@ -218,10 +232,10 @@ def _consumers_by_producer(model):
 
 
 def _real_consumers(name, consumers, model_outputs):
-    """Consumers of a layer's output, looking through feature-preserving layers (dropout)."""
+    """Consumers of a layer's output, looking through feature-preserving layers (dropout, pooling over time)."""
     found = []
     for layer in consumers.get(name, []):
-        if isinstance(layer, _FEATURE_PRESERVING):
+        if _preserves_features(layer):
             if layer.name in model_outputs:
                 raise ValueError(f"the output of {name!r} is a model output, so its units cannot be removed")
             found.extend(_real_consumers(layer.name, consumers, model_outputs))

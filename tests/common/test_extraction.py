@@ -117,6 +117,20 @@ def test_compact_model_of_a_sparsified_model_is_a_plain_model_that_saves_and_loa
         np.testing.assert_allclose(loaded.predict(x, verbose=0), sparse.predict(x, verbose=0), atol=1e-5)
 
 
+@pytest.mark.parametrize("pooling", [keras.layers.GlobalMaxPooling1D, keras.layers.GlobalAveragePooling1D,
+                                     lambda: keras.layers.MaxPooling1D(2)])
+def test_pooling_over_time_between_the_lstm_and_its_reader(pooling):
+    """A classifier's LSTM -> pooling -> Dense: pooling keeps feature k in place, so Dense row k is unit k's."""
+    rng = np.random.default_rng(6)
+    inp = keras.Input((7, 6))
+    x = keras.layers.LSTM(5, return_sequences=True, name="lstm0")(inp)
+    model = keras.Model(inp, keras.layers.Dense(2, name="out")(pooling()(x)))
+    _randomize(model, rng)
+    x = rng.normal(size=(3, 7, 6)).astype("float32")
+    compact = _check_equivalent(model, {"lstm0": [0, 3]}, {"lstm0": 3}, x)
+    assert compact.get_layer("out").kernel.shape == (3, 2)
+
+
 def test_all_components_removed_is_a_clear_error():
     model = stacked_lstm_model(sizes=(3, 2))
     groups = derive_iss_groups(model)
