@@ -28,6 +28,7 @@ from absl import logging
 
 from common import loop
 from common.distribute import Placement, data_parallel
+from common.errors import ConfigError
 from common.extraction import assign_by_path, compact_weights, count_weights, kept_components
 from common.lm import PerplexityEvaluator, TrainPerplexity, batch_windows, sequence_cross_entropy
 from common.metrics import TokenCrossEntropy
@@ -256,6 +257,9 @@ def train(task: LanguageModelTask, config, data_path: str, save_path: str, resto
     initial_epoch, wall_before = 0, 0.0
     with placement.scope():
         model, groups = task.training_model(config, vocab_size, seed, placement.model_batch_size)
+        if display_weights and not groups:  # refused now, not with a traceback after the last epoch
+            raise ConfigError("--display_weights draws the matrices of the ISS groups, and this model has none "
+                              "(structured Bayesian or H-LSTM layers); train without it")
         model.compile(optimizer=task.make_optimizer(config), loss=sequence_cross_entropy, metrics=[TokenCrossEntropy()])
         if resumed:
             initial_epoch, wall_before = resume(task, model, config, save_path, vocab_size)

@@ -15,6 +15,8 @@ def plot_weight_sparsity(model, groups, path: str, max_pixels: int = 800) -> str
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if not groups:
+        raise ValueError("plot_weight_sparsity draws the matrices of ISS groups; it was given none")
     values = model_values(model)
     marks: dict[str, list] = {}
     for g in groups:

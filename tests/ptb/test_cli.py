@@ -184,6 +184,7 @@ def test_set_run_keeps_its_sparsity_and_resumes_like_an_uninterrupted_one(tmp_pa
     (["--bayes_hidden_scaling=output"], "--bayes_hidden_scaling needs --method=bayes_structured"),
     (["--bayes_init=lobacheva"], "--bayes_init needs --method=bayes_structured"),
     (["--model=sparselarge", "--max_epoch=3"], "--max_epoch sets the exponential decay; --model=sparselarge decays by steps"),
+    (["--method=grow_prune", "--display_weights"], "--display_weights draws the matrices of the ISS groups"),  # none here
 ])
 def test_method_flag_checks_its_config(tmp_path, tiny_corpus, args, message):
     proc = run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={tmp_path / 'x'}", *args, check=False)
