@@ -84,7 +84,7 @@ def main(argv):
             from ptb.config import PRESETS
             from ptb.model import TASK
         if FLAGS.run:
-            from common.experiment import read_run_config
+            from common.run_folder import read_run_config
 
             config, saved = read_run_config(TASK, FLAGS.run)
             FLAGS.vocab_size = saved["vocab_size"]

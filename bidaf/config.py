@@ -6,6 +6,7 @@ import dataclasses
 
 from common.cli import read_json_object
 from common.errors import ConfigError, check_range
+from common.run_folder import RunKind
 
 LSTM_LAYERS = ("context_lstm", "modeling_lstm_0", "modeling_lstm_1", "output_lstm")
 
@@ -70,6 +71,8 @@ PRESETS = {
     "test": BiDAFConfig(hidden_size=8, char_embedding=4, char_filters=6, char_width=3, highway_layers=1, dropout=0.0,
                         optimizer="adam", learning_rate=0.01, batch_size=8, ema_decay=0.0, max_max_epoch=1, max_context_len=64),
 }
+
+RUN_KIND = RunKind("bidaf", BiDAFConfig)  # what its run folders' config.json names
 
 
 def apply_config_file(config: BiDAFConfig, path: str) -> BiDAFConfig:

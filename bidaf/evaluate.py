@@ -9,9 +9,10 @@ import json
 
 from absl import app, flags
 
-from bidaf.experiment import evaluate_run, oracle_scores
+from bidaf.config import RUN_KIND
 from common.cli import exit_on_user_error
 from common.errors import ConfigError
+from common.run_folder import read_run_config
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("restore_path", None, "A bidaf.train save_path or a bidaf.extract output.")
@@ -29,13 +30,17 @@ def main(argv):
     if FLAGS.oracle:
         if not FLAGS.data_dir:
             raise ConfigError("--oracle needs --data_dir")
+        from bidaf.experiment import oracle_scores
+
         print(json.dumps(oracle_scores(FLAGS.data_dir, FLAGS.split)))
     elif not FLAGS.restore_path:
         raise ConfigError("--restore_path is required (or --oracle with --data_dir)")
     else:
+        read_run_config(RUN_KIND, FLAGS.restore_path)  # refused before Keras loads
+        from bidaf.experiment import evaluate_run
+
         print(json.dumps(evaluate_run(FLAGS.restore_path, FLAGS.data_dir, FLAGS.split, FLAGS.predictions_path,
                                       FLAGS.trained_weights)))
-
 
 if __name__ == "__main__":
     app.run(main)

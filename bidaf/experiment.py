@@ -8,7 +8,6 @@ that ISS zeroed kept at zero, so evaluation, extraction and the reported numbers
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import time
@@ -18,36 +17,30 @@ import numpy as np
 from absl import logging
 
 import common
-from bidaf.config import LSTM_LAYERS, BiDAFConfig
+from bidaf.config import LSTM_LAYERS, RUN_KIND, BiDAFConfig
 from bidaf.data import SquadArrays, SquadBatches, bucketed_batches, padded_to_multiple
 from bidaf.decode import best_spans
 from bidaf.metric import evaluate_answers
 from bidaf.model import build_model, compact_config, iss_groups, sparsity_penalty
 from common import loop
 from common.distribute import Placement, data_parallel
+from common.errors import RestoreError
 from common.experiment import (
-    RestoreError,
     compact_summary,
     compact_values,
     device_description,
     load_weights_file,
     load_weights_into,
     nonzero_weights,
-    read_run_config,
     resume,
 )
 from common.extraction import assign_by_path
+from common.run_folder import latest_checkpoint, read_run_config
 
 FINAL_WEIGHTS = "final.weights.h5"
 
 
-@dataclasses.dataclass(frozen=True)
-class _Kind:  # what common.experiment.read_run_config needs to know about the task
-    name: str = "bidaf"
-    config_type: type = BiDAFConfig
-
-
-TASK = _Kind()
+TASK = RUN_KIND  # what reading its run folders needs to know about the task
 
 
 def load_vocab(data_dir: str):
@@ -150,7 +143,7 @@ def train(config: BiDAFConfig, data_dir: str, save_path: str, restore_path: str 
     dev_indices = np.arange(len(dev))[:dev_limit]
     os.makedirs(save_path, exist_ok=True)
 
-    resumed = loop.latest_checkpoint(save_path)
+    resumed = latest_checkpoint(save_path)
     initial_epoch, wall_before = 0, 0.0
     with placement.scope():
         model, groups = training_model(config, data_dir)

@@ -6,8 +6,9 @@
 
 from absl import app, flags
 
-from bidaf.experiment import extract_run
+from bidaf.config import RUN_KIND
 from common.cli import exit_on_user_error
+from common.run_folder import read_run_config
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("restore_path", None, "A bidaf.train save_path.", required=True)
@@ -18,6 +19,9 @@ flags.DEFINE_string("data_dir", None, "A bidaf.prepro target_dir (default: the o
 @exit_on_user_error("bidaf.extract")
 def main(argv):
     del argv
+    read_run_config(RUN_KIND, FLAGS.restore_path)  # refused before Keras loads
+    from bidaf.experiment import extract_run
+
     result = extract_run(FLAGS.restore_path, FLAGS.output, FLAGS.data_dir)
     print(f"Hidden sizes: {result['hidden_sizes']}")
     print(f"Weights: {result['weights']} (sparse model: {result['sparse_weights']}); "

@@ -9,7 +9,6 @@ import sys
 from absl import app, flags
 
 from bidaf.config import PRESETS, apply_config_file
-from bidaf.experiment import train
 from common.cli import config_from_flags, define_distribute_flags, exit_on_user_error, use_host_devices_flag
 
 FLAGS = flags.FLAGS
@@ -40,7 +39,10 @@ def resolve_config():
 def main(argv):
     del argv
     use_host_devices_flag()
-    train(resolve_config(), FLAGS.data_dir, FLAGS.save_path, FLAGS.restore_path, seed=FLAGS.seed,
+    config = resolve_config()  # a bad flag or config file is refused before Keras loads
+    from bidaf.experiment import train
+
+    train(config, FLAGS.data_dir, FLAGS.save_path, FLAGS.restore_path, seed=FLAGS.seed,
           dev_limit=FLAGS.dev_limit, display_weights=FLAGS.display_weights, verbose=FLAGS.verbose,
           command=" ".join(sys.argv), model_name=FLAGS.model, distribute=FLAGS.distribute)
 

@@ -13,6 +13,18 @@ class ConfigError(ValueError):
     """A config file or flag value that cannot be used; the message names it."""
 
 
+class RestoreError(ValueError):
+    """A restore/save path that does not fit this run; the message says why."""
+
+
+class GroupFileError(ValueError):
+    """A group file that cannot be read as iss-rnns groups; the message names the problem."""
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN/inf loss or weight; the last good checkpoint is kept."""
+
+
 def check_range(name: str, value, low: float | None = None, high: float | None = None,
                 low_open: bool = False, high_open: bool = False) -> float:
     """`value` as a float, or a ConfigError naming `name` when it is not a finite number in the range.

@@ -10,12 +10,13 @@ optimizer from its config); everything about the run folder is here, once:
     save_path/structure.csv    what a Bayesian model keeps at evaluation, per epoch (the task's structure report)
     save_path/tensorboard/     the same as TensorBoard events (when TensorFlow is importable)
     save_path/results.json     the final numbers (same keys for every task)
+
+Reading config.json and finding the checkpoint need no Keras: `common.run_folder`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import platform
 import time
@@ -28,20 +29,14 @@ from absl import logging
 
 from common import loop
 from common.distribute import Placement, data_parallel
-from common.errors import ConfigError
+from common.errors import ConfigError, RestoreError
 from common.extraction import assign_by_path, compact_weights, count_weights, kept_components
 from common.lm import PerplexityEvaluator, TrainPerplexity, batch_windows, sequence_cross_entropy
 from common.metrics import TokenCrossEntropy
 from common.plotting import plot_weight_sparsity
+from common.run_folder import CONFIG_FILE, check_resumable, latest_checkpoint, read_run_config
 from common.stats import SparsityLogger, append_csv_row, model_values
 from common.training import SparseModel
-
-CONFIG_FILE = "config.json"
-
-
-class RestoreError(ValueError):
-    """A restore/save path that does not fit this run; the message says why."""
-
 
 @dataclasses.dataclass(frozen=True)
 class LanguageModelTask:
@@ -98,21 +93,9 @@ def device_description() -> str:
     return f"cpu: {platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
 
 
-def read_run_config(task: LanguageModelTask, run_path: str):
-    """(config, the whole config.json) of a run folder."""
-    path = os.path.join(run_path, CONFIG_FILE)
-    if not os.path.isfile(path):
-        raise RestoreError(f"no {CONFIG_FILE} in {run_path}: not a {task.name} run folder")
-    with open(path, encoding="utf-8") as f:
-        saved = json.load(f)
-    if saved.get("task", task.name) != task.name:
-        raise RestoreError(f"{run_path} holds a {saved['task']} run, not a {task.name} run")
-    return task.config_type.from_json(saved["config"]), saved
-
-
 def load_weights_into(model, run_path: str, with_optimizer: bool = False) -> dict:
     """Load run_path's last checkpoint (see load_weights_file); the checkpoint's loop state."""
-    found = loop.latest_checkpoint(run_path)
+    found = latest_checkpoint(run_path)
     if found is None:
         raise RestoreError(f"no complete checkpoint in {run_path}")
     state, weights = found
@@ -225,13 +208,7 @@ def resume(task, model, config, save_path: str, vocab_size: int | None = None) -
 
     Only the number of epochs may differ from the saved run's config (a longer run continues it).
     """
-    saved_config, saved = read_run_config(task, save_path)
-    extended = dataclasses.replace(saved_config, max_max_epoch=config.max_max_epoch)
-    if extended != config or (vocab_size is not None and saved.get("vocab_size") != vocab_size):
-        raise RestoreError(
-            f"{save_path} holds a run with a different config or data; resume with the same "
-            "flags, or choose another --save_path"
-        )
+    check_resumable(task, save_path, config, vocab_size)
     state = load_weights_into(model, save_path, with_optimizer=True)
     loop.restore_loop_state(model, save_path)
     logging.info("Resuming from %s after epoch %d", save_path, state["epoch"])
@@ -240,20 +217,21 @@ def resume(task, model, config, save_path: str, vocab_size: int | None = None) -
 
 def train(task: LanguageModelTask, config, data_path: str, save_path: str, restore_path: str | None = None,
           seed: int | None = None, display_weights: bool = False, verbose: int = 2, command: str = "",
-          model_name: str = "", distribute: bool = False) -> dict:
+          model_name: str = "", distribute: bool = False, data=None) -> dict:
     """Train (resuming from save_path's checkpoint if there is one) and return results.json.
 
     restore_path: start from another run's final weights (fine-tuning); a checkpoint in
     save_path takes precedence (resume). distribute: data-parallel over every local device.
+    data: task.load_data(data_path) when the caller has already read it.
     """
     keras.utils.set_random_seed(0 if seed is None else seed)
     placement = data_parallel(config.batch_size) if distribute else Placement()
-    data, vocab = task.load_data(data_path)
+    data, vocab = data if data is not None else task.load_data(data_path)
     vocab_size = len(vocab)
     os.makedirs(save_path, exist_ok=True)
     x, y, _ = batch_windows(data["train"], config.batch_size, config.num_steps)
 
-    resumed = loop.latest_checkpoint(save_path)
+    resumed = latest_checkpoint(save_path)
     initial_epoch, wall_before = 0, 0.0
     with placement.scope():
         model, groups = task.training_model(config, vocab_size, seed, placement.model_batch_size)
@@ -329,9 +307,10 @@ def restore_model(task: LanguageModelTask, run_path: str, batch_size: int | None
     return model, config, task.iss_groups(model, config), saved
 
 
-def evaluate_run(task: LanguageModelTask, run_path: str, data_path: str) -> dict:
+def evaluate_run(task: LanguageModelTask, run_path: str, data_path: str, data=None) -> dict:
+    """Valid and test perplexity of a run folder; data: task.load_data(data_path) when already read."""
     config, saved = read_run_config(task, run_path)
-    data, vocab = task.load_data(data_path)
+    data, vocab = data if data is not None else task.load_data(data_path)
     vocab_size = len(vocab)
     if vocab_size != saved["vocab_size"]:
         raise RestoreError(f"{data_path} has {vocab_size} words, the run in {run_path} was trained on {saved['vocab_size']}")

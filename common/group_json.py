@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 
+from common.errors import GroupFileError
 from common.groups import GroupSlice, ISSGroup, check_group_shapes, find_variables
 
 _REQUIRED = ("var_name", "axis", "start", "end")
@@ -24,10 +25,6 @@ _COMMENTS = [
     "axis: the dimension to form groups",
     "start(end): the start(end) index of groups",
 ]
-
-
-class GroupFileError(ValueError):
-    """A group file that cannot be read as iss-rnns groups; the message names the problem."""
 
 
 def _slice_from_json(entry, where: str, name_map) -> tuple[GroupSlice, float]:

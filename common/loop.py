@@ -3,7 +3,7 @@
 Everything here runs once per epoch (per-batch Python callbacks force a device sync on JAX).
 A checkpoint (weights, optimizer and RNG state, epoch) is written to a fresh folder and then
 committed by renaming a pointer file over the old one, so a run killed mid-write keeps the
-previous complete checkpoint; `latest_checkpoint` finds it to resume.
+previous complete checkpoint; `common.run_folder.latest_checkpoint` finds it to resume.
 """
 
 from __future__ import annotations
@@ -18,11 +18,8 @@ import keras
 import numpy as np
 from absl import logging
 
-CHECKPOINT_DIR = "checkpoint"
-WEIGHTS_FILE = "weights.weights.h5"
-STATE_FILE = "state.json"
-LOOP_STATE_FILE = "loop_state.npz"  # optimizer variables and random-generator states
-LATEST_FILE = "latest.json"  # names the committed checkpoint folder
+from common.errors import NonFiniteLossError
+from common.run_folder import CHECKPOINT_DIR, LATEST_FILE, LOOP_STATE_FILE, STATE_FILE, WEIGHTS_FILE, latest_dir
 
 
 def reset_rnn_states(model) -> None:
@@ -99,10 +96,6 @@ class KeepTrainedWeights(keras.callbacks.Callback):
             v.assign(w)
 
 
-class NonFiniteLossError(RuntimeError):
-    pass
-
-
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
     """Stops with a clear error when the epoch's loss or any weight is NaN/inf, before a checkpoint is written.
 
@@ -154,7 +147,7 @@ def save_checkpoint(model, save_path: str, state: dict) -> str:
     """
     folder = os.path.join(save_path, CHECKPOINT_DIR)
     os.makedirs(folder, exist_ok=True)
-    latest = _latest_dir(folder)
+    latest = latest_dir(folder)
     number = 1 + (int(os.path.basename(latest)) if latest and os.path.basename(latest).isdigit() else 0)
     target = os.path.join(folder, str(number))
     shutil.rmtree(target, ignore_errors=True)  # a half-written folder of a killed run
@@ -174,20 +167,9 @@ def save_checkpoint(model, save_path: str, state: dict) -> str:
     return os.path.join(target, WEIGHTS_FILE)
 
 
-def _latest_dir(folder: str) -> str | None:
-    """The committed checkpoint folder (or, for runs saved before latest.json, the folder itself)."""
-    pointer = os.path.join(folder, LATEST_FILE)
-    if os.path.isfile(pointer):
-        with open(pointer, encoding="utf-8") as f:
-            return os.path.join(folder, json.load(f)["checkpoint"])
-    if os.path.isfile(os.path.join(folder, STATE_FILE)):
-        return folder
-    return None
-
-
 def restore_loop_state(model, save_path: str) -> bool:
     """Put back the optimizer variables and RNG states of save_path's checkpoint; False if it has none."""
-    latest = _latest_dir(os.path.join(save_path, CHECKPOINT_DIR))
+    latest = latest_dir(os.path.join(save_path, CHECKPOINT_DIR))
     path = os.path.join(latest or "", LOOP_STATE_FILE)
     if latest is None or not os.path.isfile(path):
         return False
@@ -206,18 +188,6 @@ def restore_loop_state(model, save_path: str) -> bool:
             for v, k in zip(variables, saved):
                 v.assign(arrays[k])
     return True
-
-
-def latest_checkpoint(save_path: str):
-    """(state dict, weights path) of the last complete checkpoint in save_path, or None."""
-    latest = _latest_dir(os.path.join(save_path or "", CHECKPOINT_DIR))
-    if latest is None:
-        return None
-    state_path, weights = os.path.join(latest, STATE_FILE), os.path.join(latest, WEIGHTS_FILE)
-    if not (os.path.isfile(state_path) and os.path.isfile(weights)):
-        return None
-    with open(state_path, encoding="utf-8") as f:
-        return json.load(f), weights
 
 
 class EpochCheckpoint(keras.callbacks.Callback):

@@ -18,6 +18,8 @@ import dataclasses
 
 from common.cli import read_json_object
 from common.errors import ConfigError, check_range
+from common.run_folder import RunKind
+from ptb.reader import load_ptb
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,6 +118,8 @@ PRESETS = {
     "sparselarge": PTBConfig(0.04, 1.0, 10, 35, 1500, 18, 55, 0.60, 0.1, 20, lr_schedule="step", lr_step_epochs=18),
     "test": PTBConfig(0.5, 1.0, 5, 5, 16, 1, 1, 1.0, 0.5, 4),  # tiny, for smoke tests (learns in 1 epoch)
 }
+
+RUN_KIND = RunKind("ptb", PTBConfig, load_data=load_ptb, module="ptb.model")  # its programs' checks before Keras
 
 
 _TOP_KEYS = {"learning_rate", "weight_decay", "dropout_keep_prob", "grouplasso", "save_path"}

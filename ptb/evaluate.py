@@ -6,9 +6,9 @@
 from absl import app
 
 from common.cli import evaluate_main
-from ptb.model import TASK
+from ptb.config import RUN_KIND
 
-main = evaluate_main("ptb.evaluate", TASK)
+main = evaluate_main("ptb.evaluate", RUN_KIND)
 
 if __name__ == "__main__":
     app.run(main)

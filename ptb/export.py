@@ -20,9 +20,8 @@ from absl import app, flags
 
 from common.cli import exit_on_user_error
 from common.errors import DataError
-from common.export import export_model, tflite_runner
-from common.lm import window_perplexity
-from ptb.model import deployment_model
+from common.run_folder import read_run_config
+from ptb.config import RUN_KIND
 from ptb.reader import load_ptb
 
 FLAGS = flags.FLAGS
@@ -41,6 +40,9 @@ flags.DEFINE_bool("hoist_inputs", False, "Multiply each LSTM's input kernel once
 
 
 def _perplexities(model, report, ids, batch_size, num_steps) -> dict:
+    from common.export import tflite_runner
+    from common.lm import window_perplexity
+
     predict = {"keras": model.predict_on_batch}
     for name in ("tflite", "tflite_int8"):
         if name in report:
@@ -54,7 +56,11 @@ def main(argv):
     del argv
     if FLAGS.int8 and "tflite" not in FLAGS.formats:
         raise app.UsageError("--int8 writes a TFLite model: add --formats=tflite")
-    splits, words = load_ptb(FLAGS.data_path) if FLAGS.data_path else ({}, None)  # a bad folder fails first
+    read_run_config(RUN_KIND, FLAGS.restore_path)  # a wrong folder or data fails first, before Keras loads
+    splits, words = load_ptb(FLAGS.data_path) if FLAGS.data_path else ({}, None)
+    from common.export import export_model
+    from ptb.model import deployment_model
+
     model, config, vocab = deployment_model(FLAGS.restore_path, FLAGS.batch_size, FLAGS.num_steps, FLAGS.hoist_inputs)
     if words is not None and len(words) != vocab:
         raise DataError(f"{FLAGS.data_path} has {len(words)} word types, the run was trained on {vocab}: not its data")

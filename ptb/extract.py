@@ -7,9 +7,9 @@
 from absl import app
 
 from common.cli import extract_main
-from ptb.model import TASK
+from ptb.config import RUN_KIND
 
-main = extract_main("ptb.extract", TASK)
+main = extract_main("ptb.extract", RUN_KIND)
 
 if __name__ == "__main__":
     app.run(main)

@@ -27,8 +27,7 @@ from common.lm import (
     sequence_cross_entropy,  # noqa: F401  (the PTB training loss)
     uniform_initializer,
 )
-from ptb.config import PTBConfig
-from ptb.reader import load_ptb
+from ptb.config import RUN_KIND, PTBConfig
 
 
 def build_language_model(config: PTBConfig, vocab_size: int, batch_size: int, num_steps: int,
@@ -297,9 +296,9 @@ def epoch_callbacks(model, config: PTBConfig, seed: int, x, y):
 
 
 TASK = LanguageModelTask(
-    name="ptb",
-    load_data=load_ptb,
-    config_type=PTBConfig,
+    name=RUN_KIND.name,
+    load_data=RUN_KIND.load_data,
+    config_type=RUN_KIND.config_type,
     build_model=lambda config, vocab, batch, steps, seed: build_language_model(config, vocab, batch, steps, seed=seed),
     inference_config=lambda config: dataclasses.replace(config, keep_prob=1.0),
     iss_groups=iss_groups,

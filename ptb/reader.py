@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from common.lm import DataError, batch_windows  # noqa: F401  (re-exported: the PTB data API)
+from common.errors import DataError
 
 EOS = "<eos>"
 UNK = "<unk>"

@@ -10,8 +10,7 @@ import dataclasses
 from absl import app, flags
 
 from common.cli import ConfigError, train_main
-from ptb.config import PRESETS, apply_config_file
-from ptb.model import TASK
+from ptb.config import PRESETS, RUN_KIND, apply_config_file
 
 FLAGS = flags.FLAGS
 PTB_TRAIN_TOKENS = 929_589  # words + <eos> of ptb.train.txt
@@ -120,7 +119,7 @@ def resolve_config():
     return dataclasses.replace(config, **changes)
 
 
-main = train_main("ptb.train", TASK, resolve_config, default_save_path="runs/ptb")
+main = train_main("ptb.train", RUN_KIND, resolve_config, default_save_path="runs/ptb")
 
 if __name__ == "__main__":
     app.run(main)

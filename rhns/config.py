@@ -16,6 +16,8 @@ import dataclasses
 
 from common.cli import read_json_object
 from common.errors import ConfigError, check_range
+from common.run_folder import RunKind
+from ptb.reader import load_ptb
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +81,8 @@ PRESETS = {
                       weight_decay=1e-7, max_grad_norm=5.0, num_steps=5, max_epoch=1, max_max_epoch=1, batch_size=4,
                       drop_x=0.0, drop_i=0.0, drop_h=0.0, drop_o=0.0),
 }
+
+RUN_KIND = RunKind("rhn", RHNConfig, load_data=load_ptb, module="rhns.model")  # its programs' checks before Keras
 
 # Keys of the references' configs that only name what this code fixes: accepted when they agree.
 _FIXED = {"num_layers": 1, "tied": True, "dataset": "ptb"}

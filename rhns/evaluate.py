@@ -6,9 +6,9 @@
 from absl import app
 
 from common.cli import evaluate_main
-from rhns.model import TASK
+from rhns.config import RUN_KIND
 
-main = evaluate_main("rhns.evaluate", TASK)
+main = evaluate_main("rhns.evaluate", RUN_KIND)
 
 if __name__ == "__main__":
     app.run(main)

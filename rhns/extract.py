@@ -7,9 +7,9 @@
 from absl import app
 
 from common.cli import extract_main
-from rhns.model import TASK
+from rhns.config import RUN_KIND
 
-main = extract_main("rhns.extract", TASK)
+main = extract_main("rhns.extract", RUN_KIND)
 
 if __name__ == "__main__":
     app.run(main)

@@ -15,8 +15,7 @@ import keras
 import common
 from common.experiment import LanguageModelTask
 from common.lm import uniform_initializer
-from ptb.reader import load_ptb
-from rhns.config import RHNConfig
+from rhns.config import RUN_KIND, RHNConfig
 
 
 def _seed(seed, offset):
@@ -70,9 +69,9 @@ def compact_config(config: RHNConfig, widths) -> RHNConfig:
 
 
 TASK = LanguageModelTask(
-    name="rhn",
-    load_data=load_ptb,
-    config_type=RHNConfig,
+    name=RUN_KIND.name,
+    load_data=RUN_KIND.load_data,
+    config_type=RUN_KIND.config_type,
     build_model=lambda config, vocab, batch, steps, seed: build_language_model(config, vocab, batch, steps, seed=seed),
     inference_config=lambda config: dataclasses.replace(config, drop_x=0.0, drop_i=0.0, drop_h=0.0, drop_o=0.0),
     iss_groups=iss_groups,

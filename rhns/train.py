@@ -8,8 +8,7 @@
 from absl import app, flags
 
 from common.cli import config_from_flags, train_main
-from rhns.config import PRESETS, apply_config_file
-from rhns.model import TASK
+from rhns.config import PRESETS, RUN_KIND, apply_config_file
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("model", "ptb_iss_sota", sorted(PRESETS), "Preset: ptb_sota (baseline), ptb_iss_sota (ISS) or test.")
@@ -27,7 +26,7 @@ def resolve_config():
     return config_from_flags(PRESETS, apply_config_file, ("hidden_size", "depth", "max_max_epoch", "structure_wd", "zero_threshold"), freeze_mode=FLAGS.freeze_mode)
 
 
-main = train_main("rhns.train", TASK, resolve_config, default_save_path="runs/rhn")
+main = train_main("rhns.train", RUN_KIND, resolve_config, default_save_path="runs/rhn")
 
 if __name__ == "__main__":
     app.run(main)

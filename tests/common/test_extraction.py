@@ -1,3 +1,6 @@
+import os
+import subprocess
+import sys
 import warnings
 
 import keras
@@ -7,7 +10,7 @@ import pytest
 from common.extraction import count_weights, extract_compact_model
 from common.groups import derive_iss_groups
 from common.training import sparsify
-from tests.helpers import bidirectional_model, stacked_lstm_model, zero_components
+from tests.helpers import ROOT, bidirectional_model, stacked_lstm_model, zero_components
 
 
 def _randomize(model, rng):
@@ -115,6 +118,27 @@ def test_compact_model_of_a_sparsified_model_is_a_plain_model_that_saves_and_loa
         warnings.simplefilter("error")  # "The structure of `inputs` doesn't match": a one-input model fed one array
         loaded = keras.models.load_model(tmp_path / "compact.keras")
         np.testing.assert_allclose(loaded.predict(x, verbose=0), sparse.predict(x, verbose=0), atol=1e-5)
+
+
+def test_a_compact_model_with_uneven_directions_loads_in_a_fresh_process_through_common_load_model(tmp_path):
+    """`import common` imports no layer module (it loads lazily); common.load_model registers them first."""
+    rng = np.random.default_rng(8)
+    sparse = sparsify(bidirectional_model(sizes=(5, 4)), group_lasso=0.01)
+    _randomize(sparse, rng)
+    groups = {g.name: g for g in sparse.iss_groups}
+    zero_components(sparse, groups["bi1/backward"], [0, 3])
+    compact, _ = extract_compact_model(sparse, sparse.iss_groups)
+    assert type(compact.get_layer("bi1")).__name__ == "UnevenBidirectional"
+    x = rng.normal(size=(2, 7, 6)).astype("float32")
+    np.save(tmp_path / "x.npy", x)
+    compact.save(tmp_path / "compact.keras")
+    script = ("import sys, numpy as np, common; assert 'common.extraction' not in sys.modules; "
+              f"m = common.load_model({str(tmp_path / 'compact.keras')!r}); "
+              f"np.save({str(tmp_path / 'y.npy')!r}, m.predict(np.load({str(tmp_path / 'x.npy')!r}), verbose=0))")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), sparse.predict(x, verbose=0), atol=1e-5)
 
 
 @pytest.mark.parametrize("pooling", [keras.layers.GlobalMaxPooling1D, keras.layers.GlobalAveragePooling1D,

@@ -6,7 +6,7 @@ import os
 import keras
 import numpy as np
 
-from common import loop
+from common import loop, run_folder
 
 
 def _model(seed=0):
@@ -22,14 +22,14 @@ def test_a_half_written_checkpoint_is_ignored_and_cleaned_up(tmp_path):
     # a run killed while writing its next checkpoint: files of folder 2 exist, latest.json still says 1
     half = tmp_path / "checkpoint" / "2"
     half.mkdir()
-    (half / loop.WEIGHTS_FILE).write_bytes(b"truncated")
-    state, weights = loop.latest_checkpoint(str(tmp_path))
-    assert state == {"epoch": 1} and weights.endswith(os.path.join("1", loop.WEIGHTS_FILE))
+    (half / run_folder.WEIGHTS_FILE).write_bytes(b"truncated")
+    state, weights = run_folder.latest_checkpoint(str(tmp_path))
+    assert state == {"epoch": 1} and weights.endswith(os.path.join("1", run_folder.WEIGHTS_FILE))
     model.load_weights(weights)  # the committed one is complete
     loop.save_checkpoint(model, str(tmp_path), {"epoch": 2})
     assert json.loads((tmp_path / "checkpoint" / "latest.json").read_text()) == {"checkpoint": "2"}
     assert sorted(os.listdir(tmp_path / "checkpoint")) == ["2", "latest.json"]
-    assert loop.latest_checkpoint(str(tmp_path))[0] == {"epoch": 2}
+    assert run_folder.latest_checkpoint(str(tmp_path))[0] == {"epoch": 2}
 
 
 def test_optimizer_and_dropout_rng_state_come_back(tmp_path):
@@ -40,7 +40,7 @@ def test_optimizer_and_dropout_rng_state_come_back(tmp_path):
     expected_next = model.train_on_batch(x[:4], y[:4])  # what the run would have done next
 
     fresh = _model()
-    fresh.load_weights(loop.latest_checkpoint(str(tmp_path))[1])
+    fresh.load_weights(run_folder.latest_checkpoint(str(tmp_path))[1])
     assert loop.restore_loop_state(fresh, str(tmp_path))
     assert int(fresh.optimizer.iterations.numpy()) == 8
     np.testing.assert_allclose(fresh.train_on_batch(x[:4], y[:4]), expected_next, rtol=1e-6)

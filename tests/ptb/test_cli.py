@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from common.loop import latest_checkpoint
+from common.run_folder import latest_checkpoint
 from tests.helpers import RESULT_KEYS, run, write_corpus
 
 

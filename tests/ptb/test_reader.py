@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from ptb.reader import DataError, batch_windows, build_vocabulary, load_ptb, read_words
+from common.errors import DataError
+from common.lm import batch_windows
+from ptb.reader import build_vocabulary, load_ptb, read_words
 
 
 def test_words_get_eos_and_vocabulary_is_by_frequency_then_alphabet(tmp_path):
