@@ -40,9 +40,6 @@ from common.run_folder import latest_checkpoint, read_run_config
 FINAL_WEIGHTS = "final.weights.h5"
 
 
-TASK = RUN_KIND  # what reading its run folders needs to know about the task
-
-
 def load_vocab(data_dir: str):
     data = SquadArrays(data_dir, "dev")
     embeddings = np.load(os.path.join(data_dir, "embeddings.npy"))
@@ -149,9 +146,9 @@ def train(config: BiDAFConfig, data_dir: str, save_path: str, restore_path: str 
         model, groups = training_model(config, data_dir)
         if resumed:
             # weights, AdaDelta accumulators, the weight average and the dropout RNG
-            initial_epoch, wall_before = resume(TASK, model, config, save_path)
+            initial_epoch, wall_before = resume(RUN_KIND, model, config, save_path)
         elif restore_path:
-            restored, _ = read_run_config(TASK, restore_path)
+            restored, _ = read_run_config(RUN_KIND, restore_path)
             if restored.directions != config.directions:
                 raise RestoreError(f"{restore_path} has LSTM sizes {restored.directions}; this run builds {config.directions}")
             _load_final(model, restore_path)
@@ -239,7 +236,7 @@ def restore(run_path: str, data_dir: str | None = None, trained_weights: bool = 
     few epochs the average still carries much of the initialization (0.999^1460 = 0.23 of it
     after one SQuAD epoch at batch 60).
     """
-    config, saved = read_run_config(TASK, run_path)
+    config, saved = read_run_config(RUN_KIND, run_path)
     model = build(config, data_dir or saved["data_dir"])
     if trained_weights:
         load_weights_into(model, run_path)
