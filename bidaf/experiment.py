@@ -162,6 +162,7 @@ def train(config: BiDAFConfig, data_dir: str, save_path: str, restore_path: str 
 
     batches = SquadBatches(train_data, examples, config.batch_size, config.max_context_len, seed, placement.devices)
     batches.set_epoch(initial_epoch)
+    loop.build_before_fit(model, batches[0])
 
     def dev_scores(m):
         with _SwapWeights(m, evaluation_weights(m, config)):

@@ -250,6 +250,7 @@ def train(task: LanguageModelTask, config, data_path: str, save_path: str, resto
             load_weights_into(model, restore_path)
             logging.info("Restored weights from %s", restore_path)
         task.attach_thresholds(model, config)  # after restoring, so freeze mode keeps the restored zeros
+        loop.build_before_fit(model, (x[: config.batch_size], y[: config.batch_size]))
     placement.prepare(model)
 
     loop.write_json({"task": task.name, "config": config.to_json(), "model": model_name, "command": command,

@@ -5,6 +5,7 @@ import os
 
 import keras
 import numpy as np
+import pytest
 
 from common import loop, run_folder
 
@@ -64,3 +65,40 @@ def test_fit_with_a_weight_average_ends_with_the_weights_as_trained():
     for a, b, c in zip(kept, trained_again, trained):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_allclose(b, c, rtol=1e-6)  # the same training either way
+
+
+
+class _CountingModel(keras.Model):
+    """Counts the Python calls of train_step: one per trace on TensorFlow."""
+
+    def train_step(self, data):
+        self.traces = getattr(self, "traces", 0) + 1
+        return super().train_step(data)
+
+
+def _two_output_adam_fit(build_first: bool):
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((4,))
+    hidden = keras.layers.Dense(3, name="hidden")(inp)
+    outputs = {"a": keras.layers.Dense(2, name="a")(hidden), "b": keras.layers.Dense(1, name="b")(hidden)}
+    model = _CountingModel(inp, outputs, name="two_outputs")
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss={"a": "mse", "b": "mse"})
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 4)).astype("float32")
+    y = {"a": rng.normal(size=(16, 2)).astype("float32"), "b": rng.normal(size=(16, 1)).astype("float32")}
+    if build_first:
+        loop.build_before_fit(model, (x[:4], {k: v[:4] for k, v in y.items()}))
+    history = model.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0).history
+    return model.traces, history
+
+
+def test_building_before_fit_traces_a_two_output_adam_step_once_and_trains_the_same():
+    """Adam's slots and the two outputs' loss trackers, made inside the first trace, make TensorFlow
+    trace the whole step again; build_before_fit makes them before fit."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the second trace is TensorFlow's (JAX's trainer builds them before tracing itself)")
+    (traces_plain, plain), (traces_built, built) = _two_output_adam_fit(False), _two_output_adam_fit(True)
+    assert (traces_plain, traces_built) == (2, 1)
+    assert built.keys() == plain.keys() and {"a_loss", "b_loss"} <= set(built)
+    for key in plain:
+        assert built[key] == pytest.approx(plain[key], rel=1e-6), key
