@@ -52,7 +52,8 @@ def language_model_step(task, config):
 
 
 def bidaf_step(config):
-    from bidaf.data import SquadArrays, SquadBatches
+    from bidaf.batches import SquadBatches
+    from bidaf.data import SquadArrays
     from bidaf.experiment import training_model
 
     data = SquadArrays(FLAGS.data_dir, "train")

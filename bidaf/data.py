@@ -1,8 +1,9 @@
-"""Pre-processed SQuAD (bidaf.prepro output) as padded, length-bucketed batches.
+"""Pre-processed SQuAD (bidaf.prepro output) as padded, length-bucketed batches of numpy arrays.
 
 Batches group examples of similar context length (sorted within chunks of 50 batches, then the
 batches shuffled), and pad to a multiple of 64 context / 16 question tokens, so there are only
-about 7 x 3 distinct batch shapes (JAX compiles once per shape) for about 20% padding.
+about 7 x 3 distinct batch shapes (JAX compiles once per shape) for about 20% padding. No Keras
+here, so bidaf.train reads (and refuses) its data before Keras loads; bidaf.batches feeds fit.
 """
 
 from __future__ import annotations
@@ -11,12 +12,17 @@ import gzip
 import json
 import os
 
-import keras
 import numpy as np
 
 from common.errors import DataError
 
 CONTEXT_PAD, QUESTION_PAD = 64, 16  # at most ~7 x 3 distinct batch shapes: few JAX compilations
+VOCAB_FILE, EMBEDDINGS_FILE = "vocab.json", "embeddings.npy"  # bidaf.prepro writes these and the splits
+
+
+def split_files(data_dir: str, split: str) -> tuple[str, str]:
+    """The arrays and the text of one split in a bidaf.prepro folder."""
+    return os.path.join(data_dir, f"{split}.npz"), os.path.join(data_dir, f"{split}.json.gz")
 
 
 def _round_up(n: int, multiple: int) -> int:
@@ -27,16 +33,16 @@ class SquadArrays:
     """One split of a bidaf.prepro folder; question i reads paragraph question_paragraph[i]."""
 
     def __init__(self, data_dir: str, split: str):
-        path = os.path.join(data_dir, f"{split}.npz")
-        meta_path = os.path.join(data_dir, f"{split}.json.gz")
-        for p in (path, meta_path, os.path.join(data_dir, "vocab.json")):
+        path, meta_path = split_files(data_dir, split)
+        self.embeddings_path = os.path.join(data_dir, EMBEDDINGS_FILE)
+        for p in (path, meta_path, os.path.join(data_dir, VOCAB_FILE), self.embeddings_path):
             if not os.path.isfile(p):
                 raise DataError(f"{p} not found: run python -m bidaf.prepro first (see README)")
         with np.load(path) as arrays:
             self.arrays = {k: arrays[k] for k in arrays.files}
         with gzip.open(meta_path, "rt", encoding="utf-8") as f:
             meta = json.load(f)
-        with open(os.path.join(data_dir, "vocab.json"), encoding="utf-8") as f:
+        with open(os.path.join(data_dir, VOCAB_FILE), encoding="utf-8") as f:
             self.vocab = json.load(f)
         self.contexts, self.ids, self.answers = meta["contexts"], meta["ids"], meta["answers"]
         a = self.arrays
@@ -116,36 +122,6 @@ def padded_to_multiple(indices: np.ndarray, multiple: int):
     return np.concatenate([indices, np.repeat(indices[:1], padded - real)]), weights
 
 
-class SquadBatches(keras.utils.PyDataset):
-    """Training batches of a split: (inputs, {"start", "end"}), re-bucketed with a new shuffle every epoch.
-
-    multiple > 1 (data-parallel training): every batch is padded to a multiple of that many rows
-    and comes with loss weights that leave the mean loss unchanged (`padded_to_multiple`).
-    """
-
-    def __init__(self, data: SquadArrays, examples, batch_size: int, max_context_len: int, seed: int = 0,
-                 multiple: int = 1):
-        super().__init__()
-        self.data, self.examples = data, np.asarray(examples)
-        self.batch_size, self.max_context_len, self.seed, self.multiple = batch_size, max_context_len, seed, multiple
-        self.set_epoch(0)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Plan the batches of `epoch` (a resumed run continues the same sequence of shuffles)."""
-        self.epoch = epoch
-        rng = np.random.default_rng(self.seed + self.epoch)
-        lengths = np.minimum(self.data.example_context_lengths(self.examples), self.max_context_len)
-        self.plan = [self.examples[b] for b in bucketed_batches(lengths, self.batch_size, rng)]
-
-    def __len__(self):
-        return len(self.plan)
-
-    def __getitem__(self, i):
-        if self.multiple == 1:
-            return self.data.batch(self.plan[i], self.max_context_len)
-        indices, weights = padded_to_multiple(self.plan[i], self.multiple)
-        inputs, targets = self.data.batch(indices, self.max_context_len)
-        return inputs, targets, weights  # one array: the same weights for both outputs
-
-    def on_epoch_end(self):
-        self.set_epoch(self.epoch + 1)
+def load_prepared(data_dir: str) -> tuple[SquadArrays, SquadArrays]:
+    """The train and dev splits of a bidaf.prepro folder (a DataError naming the first missing file)."""
+    return SquadArrays(data_dir, "train"), SquadArrays(data_dir, "dev")

@@ -18,7 +18,8 @@ from absl import logging
 
 import common
 from bidaf.config import LSTM_LAYERS, RUN_KIND, BiDAFConfig
-from bidaf.data import SquadArrays, SquadBatches, bucketed_batches, padded_to_multiple
+from bidaf.batches import SquadBatches
+from bidaf.data import SquadArrays, bucketed_batches, load_prepared, padded_to_multiple
 from bidaf.decode import best_spans
 from bidaf.metric import evaluate_answers
 from bidaf.model import build_model, compact_config, iss_groups, sparsity_penalty
@@ -42,7 +43,7 @@ FINAL_WEIGHTS = "final.weights.h5"
 
 def load_vocab(data_dir: str):
     data = SquadArrays(data_dir, "dev")
-    embeddings = np.load(os.path.join(data_dir, "embeddings.npy"))
+    embeddings = np.load(data.embeddings_path)
     return embeddings, len(data.vocab["chars"]), data.max_word_len
 
 
@@ -127,15 +128,16 @@ def training_model(config: BiDAFConfig, data_dir: str):
 
 def train(config: BiDAFConfig, data_dir: str, save_path: str, restore_path: str | None = None, seed: int = 0,
           dev_limit: int | None = None, display_weights: bool = False, verbose: int = 1, command: str = "",
-          model_name: str = "", distribute: bool = False) -> dict:
+          model_name: str = "", distribute: bool = False, data=None) -> dict:
     """Train (resuming from save_path's checkpoint if there is one); results.json with dev EM / F1.
 
     distribute: data-parallel over every local device (common.distribute); each batch is padded
     to a multiple of the device count with zero-weight rows, so the loss is that of one device.
+    data: load_prepared(data_dir) when the caller has already read it.
     """
     keras.utils.set_random_seed(seed)
     placement = data_parallel(config.batch_size) if distribute else Placement()
-    train_data, dev = SquadArrays(data_dir, "train"), SquadArrays(data_dir, "dev")
+    train_data, dev = data if data is not None else load_prepared(data_dir)
     examples = train_data.trainable_examples(config.max_context_len)
     dev_indices = np.arange(len(dev))[:dev_limit]
     os.makedirs(save_path, exist_ok=True)

@@ -24,6 +24,7 @@ import os
 import numpy as np
 from absl import app, flags, logging
 
+from bidaf.data import EMBEDDINGS_FILE, VOCAB_FILE, split_files
 from bidaf.squad import load_squad
 from bidaf.tokenizer import answer_span, tokenize
 from common.errors import DataError
@@ -97,17 +98,18 @@ def _ragged(token_lists, word_index, char_index, max_word_len):
 
 
 def write_split(target_dir, split, tokenized, word_index, char_index, max_word_len):
+    arrays_path, text_path = split_files(target_dir, split)
     ctx = _ragged([c["tokens"] for c in tokenized["contexts"]], word_index, char_index, max_word_len)
     qs = _ragged([q["tokens"] for q in tokenized["questions"]], word_index, char_index, max_word_len)
     np.savez_compressed(
-        os.path.join(target_dir, f"{split}.npz"),
+        arrays_path,
         context_words=ctx["words"], context_chars=ctx["chars"], context_offsets=ctx["offsets"],
         context_char_spans=np.array([(s, e) for c in tokenized["contexts"] for _, s, e in c["tokens"]], np.int32),
         question_words=qs["words"], question_chars=qs["chars"], question_offsets=qs["offsets"],
         question_paragraph=np.array([q["paragraph"] for q in tokenized["questions"]], np.int32),
         answer_spans=np.array([q["span"] for q in tokenized["questions"]], np.int32).reshape(-1, 2),
     )
-    with gzip.open(os.path.join(target_dir, f"{split}.json.gz"), "wt", encoding="utf-8") as f:
+    with gzip.open(text_path, "wt", encoding="utf-8") as f:
         json.dump({"contexts": [c["text"] for c in tokenized["contexts"]],
                    "ids": [q["id"] for q in tokenized["questions"]],
                    "answers": [q["answers"] for q in tokenized["questions"]]}, f)
@@ -130,8 +132,8 @@ def prepro(source_dir: str, glove_path: str, target_dir: str, max_word_len: int 
     vocab_chars = [PAD, UNK] + sorted(counts)
     char_index = {c: i for i, c in enumerate(vocab_chars)}
     os.makedirs(target_dir, exist_ok=True)
-    np.save(os.path.join(target_dir, "embeddings.npy"), embeddings)
-    with open(os.path.join(target_dir, "vocab.json"), "w", encoding="utf-8") as f:
+    np.save(os.path.join(target_dir, EMBEDDINGS_FILE), embeddings)
+    with open(os.path.join(target_dir, VOCAB_FILE), "w", encoding="utf-8") as f:
         json.dump({"words": vocab_words, "chars": vocab_chars, "glove_dim": int(dim), "max_word_len": max_word_len,
                    "sources": {s: os.path.abspath(find_split_file(source_dir, s)) for s in splits}}, f)
     report = {"words": len(vocab_words), "chars": len(vocab_chars), "glove_dim": int(dim)}

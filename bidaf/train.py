@@ -8,8 +8,10 @@ import sys
 
 from absl import app, flags
 
-from bidaf.config import PRESETS, apply_config_file
+from bidaf.config import PRESETS, RUN_KIND, apply_config_file
+from bidaf.data import load_prepared
 from common.cli import config_from_flags, define_distribute_flags, exit_on_user_error, use_host_devices_flag
+from common.run_folder import check_resumable, read_run_config
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("model", "bidaf", sorted(PRESETS), "Preset: bidaf (baseline), bidaf_iss (ISS, lambda 0.001) or test.")
@@ -39,12 +41,17 @@ def resolve_config():
 def main(argv):
     del argv
     use_host_devices_flag()
-    config = resolve_config()  # a bad flag or config file is refused before Keras loads
+    # a bad flag, config file, data folder or run folder is refused before Keras loads
+    config = resolve_config()
+    data = load_prepared(FLAGS.data_dir)
+    resuming = check_resumable(RUN_KIND, FLAGS.save_path, config) is not None
+    if FLAGS.restore_path and not resuming:  # a checkpoint in save_path takes precedence
+        read_run_config(RUN_KIND, FLAGS.restore_path)
     from bidaf.experiment import train
 
     train(config, FLAGS.data_dir, FLAGS.save_path, FLAGS.restore_path, seed=FLAGS.seed,
           dev_limit=FLAGS.dev_limit, display_weights=FLAGS.display_weights, verbose=FLAGS.verbose,
-          command=" ".join(sys.argv), model_name=FLAGS.model, distribute=FLAGS.distribute)
+          command=" ".join(sys.argv), model_name=FLAGS.model, distribute=FLAGS.distribute, data=data)
 
 
 if __name__ == "__main__":
