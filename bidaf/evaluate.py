@@ -42,5 +42,6 @@ def main(argv):
         print(json.dumps(evaluate_run(FLAGS.restore_path, FLAGS.data_dir, FLAGS.split, FLAGS.predictions_path,
                                       FLAGS.trained_weights)))
 
+
 if __name__ == "__main__":
     app.run(main)

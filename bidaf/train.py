@@ -10,8 +10,13 @@ from absl import app, flags
 
 from bidaf.config import PRESETS, RUN_KIND, apply_config_file
 from bidaf.data import load_prepared
-from common.cli import config_from_flags, define_distribute_flags, exit_on_user_error, use_host_devices_flag
-from common.run_folder import check_resumable, read_run_config
+from common.cli import (
+    check_run_folders,
+    config_from_flags,
+    define_distribute_flags,
+    exit_on_user_error,
+    use_host_devices_flag,
+)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("model", "bidaf", sorted(PRESETS), "Preset: bidaf (baseline), bidaf_iss (ISS, lambda 0.001) or test.")
@@ -44,9 +49,7 @@ def main(argv):
     # a bad flag, config file, data folder or run folder is refused before Keras loads
     config = resolve_config()
     data = load_prepared(FLAGS.data_dir)
-    resuming = check_resumable(RUN_KIND, FLAGS.save_path, config) is not None
-    if FLAGS.restore_path and not resuming:  # a checkpoint in save_path takes precedence
-        read_run_config(RUN_KIND, FLAGS.restore_path)
+    check_run_folders(RUN_KIND, config, FLAGS.save_path, FLAGS.restore_path)
     from bidaf.experiment import train
 
     train(config, FLAGS.data_dir, FLAGS.save_path, FLAGS.restore_path, seed=FLAGS.seed,

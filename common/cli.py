@@ -130,6 +130,16 @@ def use_host_devices_flag() -> None:
         distribute.use_host_devices(FLAGS.host_devices)
 
 
+def check_run_folders(kind, config, save_path: str, restore_path: str | None, vocab_size: int | None = None) -> None:
+    """Refuse, before Keras loads, a save_path holding another run and a restore_path that is not a run of this task.
+
+    A checkpoint in save_path takes precedence (the run resumes), so restore_path is read only without one.
+    """
+    resuming = check_resumable(kind, save_path, config, vocab_size) is not None
+    if restore_path and not resuming:
+        read_run_config(kind, restore_path)
+
+
 def train_main(program: str, kind, resolve_config, default_save_path: str):
     """main() of `python -m <task>.train`: resolve the config from the flags, train, report.
 
@@ -151,9 +161,7 @@ def train_main(program: str, kind, resolve_config, default_save_path: str):
         use_host_devices_flag()
         config = resolve_config()
         data = kind.load_data(FLAGS.data_path)
-        resuming = check_resumable(kind, FLAGS.save_path, config, len(data[1])) is not None
-        if FLAGS.restore_path and not resuming:  # a checkpoint in save_path takes precedence
-            read_run_config(kind, FLAGS.restore_path)
+        check_run_folders(kind, config, FLAGS.save_path, FLAGS.restore_path, vocab_size=len(data[1]))
         from common import experiment
 
         experiment.train(kind.task(), config, FLAGS.data_path, FLAGS.save_path, FLAGS.restore_path,
