@@ -33,6 +33,7 @@ def test_mult_add_reduction_of_the_paper_shapes():
     assert f"{base / mult_adds_per_step(1500, [381, 535], 10000):.2f}" == "5.01"  # paper: 5.01x
 
 
+@pytest.mark.slow
 def test_inference_benchmark_quick_mode(tmp_path):
     out = tmp_path / "i.json"
     proc = subprocess.run(
@@ -110,6 +111,7 @@ def test_step_time_quick_mode():
     assert report["epoch_min"] == pytest.approx(report["step_ms"] * report["steps_per_epoch"] / 60000)
 
 
+@pytest.mark.slow
 def test_step_time_of_a_run_folder_times_that_runs_model(tmp_path):
     """--run: the model of a run's config.json (here a one-hot Bayesian one), at that run's vocabulary size."""
     import dataclasses

@@ -36,6 +36,7 @@ def train_one_and_two(tmp_path, corpus, program, backend, *args):
     return one, two
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("program, backend", [  # RHN on TensorFlow: same path as the LSTM (checked by hand, not here)
     pytest.param("ptb.train", "jax", marks=NEEDS_JAX), pytest.param("rhns.train", "jax", marks=NEEDS_JAX),
     ("ptb.train", "tensorflow")])
@@ -46,6 +47,7 @@ def test_two_devices_train_like_one(tmp_path, tiny_corpus, program, backend):
         assert two[key] == pytest.approx(one[key], rel=1e-4)  # only the order of float sums differs
 
 
+@pytest.mark.slow
 def test_two_devices_learn_the_same_iss_structure_on_tensorflow(tmp_path, tiny_corpus):
     """Group Lasso counted once (not once per replica) and the zero threshold applied to the summed update."""
     config = tmp_path / "iss.json"

@@ -27,6 +27,7 @@ def prepared(tmp_path_factory):
     return folder / "prep", source
 
 
+@pytest.mark.slow
 def test_iss_bidaf_learns_and_its_compact_model_scores_the_same(tmp_path, prepared):
     """With the weights' moving average on, as the bidaf presets have it (the test preset has not)."""
     data, source = prepared
@@ -59,6 +60,7 @@ def test_iss_bidaf_learns_and_its_compact_model_scores_the_same(tmp_path, prepar
     assert json.loads(official.stdout.strip().splitlines()[-1]) == compact
 
 
+@pytest.mark.slow
 def test_a_stopped_run_resumes_after_its_last_epoch_and_ends_like_an_uninterrupted_one(tmp_path, prepared):
     """Weights, AdaDelta accumulators, the weight average, the dropout RNG and the batch order all resume."""
     data, _ = prepared
@@ -94,6 +96,7 @@ def test_oracle_scores_what_tokenization_allows(prepared):
     assert proc.returncode == 1 and "--oracle needs --data_dir" in proc.stderr
 
 
+@pytest.mark.slow
 def test_two_devices_train_like_one(tmp_path, prepared, backend="tensorflow"):
     """--distribute on two host devices; 39 dev questions make a batch that is padded to split evenly.
 
@@ -114,6 +117,7 @@ def test_two_devices_train_like_one(tmp_path, prepared, backend="tensorflow"):
     assert (results[1]["dev_em"], results[1]["dev_f1"]) == (results[0]["dev_em"], results[0]["dev_f1"])
 
 
+@pytest.mark.slow
 def test_trained_weights_score_like_a_run_without_the_average(tmp_path, prepared):
     """The moving average only changes what is evaluated, so --trained_weights of a run with it
     scores exactly what the same run without it reports."""

@@ -24,6 +24,7 @@ def test_one_epoch_test_model_writes_results(tmp_path, tiny_corpus):
     assert not (save / "structure.csv").exists()  # a dense model: nothing hidden behind log alpha
 
 
+@pytest.mark.slow
 def test_stopped_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path, tiny_corpus):
     """A run stopped after epoch 1 of 2, restarted with the same save_path, equals a straight 2-epoch run."""
     args = ["--model=test", f"--data_path={tiny_corpus}", "--verbose=0"]
@@ -42,6 +43,7 @@ def test_stopped_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path, tiny_c
     assert (tmp_path / "stopped" / "checkpoint" / "latest.json").read_text() == before
 
 
+@pytest.mark.slow
 def test_max_epoch_holds_the_initial_learning_rate_longer(tmp_path, tiny_corpus):
     """The test preset decays from its second epoch; --max_epoch=2 keeps lr 1 for two."""
     run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={tmp_path}", "--max_max_epoch=3",
@@ -52,6 +54,7 @@ def test_max_epoch_holds_the_initial_learning_rate_longer(tmp_path, tiny_corpus)
     assert json.loads((tmp_path / "results.json").read_text())["config"]["max_epoch"] == 2
 
 
+@pytest.mark.slow
 def test_training_flags_set_optimizer_windows_and_the_default_kl_weight(tmp_path, tiny_corpus):
     """Lobacheva et al.'s schedule is reachable by flags: Adam, its rate and clip, 35 x 32-like windows."""
     proc = run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={tmp_path}", "--max_max_epoch=2",
@@ -67,6 +70,7 @@ def test_training_flags_set_optimizer_windows_and_the_default_kl_weight(tmp_path
     assert [float(r.split(",")[column]) for r in rows[1:]] == pytest.approx([0.01, 0.01])  # constant: max_epoch = 2
 
 
+@pytest.mark.slow
 def test_iss_run_extracts_a_compact_model_with_the_same_perplexity(tmp_path, tiny_corpus):
     config = tmp_path / "iss.json"
     config.write_text(json.dumps({"learning_rate": 1.0, "dropout_keep_prob": 1.0, "grouplasso": {
@@ -135,6 +139,7 @@ def test_bad_input_exits_nonzero_with_one_clear_line(tmp_path, tiny_corpus, make
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_restore_from_a_different_architecture_is_refused(tmp_path, tiny_corpus):
     save = tmp_path / "a"
     run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={save}", "--max_max_epoch=1", "--verbose=0")
@@ -147,6 +152,7 @@ def test_restore_from_a_different_architecture_is_refused(tmp_path, tiny_corpus)
     assert proc.returncode == 1 and "was trained on" in proc.stderr
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path, tiny_corpus):
     save = tmp_path / "run"
     run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={save}", "--max_max_epoch=1", "--verbose=0")
@@ -161,6 +167,7 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
     assert open(latest_checkpoint(str(save))[1], "rb").read() == good
 
 
+@pytest.mark.slow
 def test_set_run_keeps_its_sparsity_and_resumes_like_an_uninterrupted_one(tmp_path, tiny_corpus):
     args = ["--model=test", f"--data_path={tiny_corpus}", "--verbose=0", "--method=set", "--set_epsilon=2", "--set_zeta=0.3"]
     run("ptb.train", *args, f"--save_path={tmp_path / 'straight'}", "--max_max_epoch=2")
@@ -191,6 +198,7 @@ def test_method_flag_checks_its_config(tmp_path, tiny_corpus, args, message):
     assert proc.returncode == 1 and message in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layers, width, bayes_layers, gates, lobacheva_code, one_hot", [
     (2, 16, "lstm", True, False, False),  # weights + neurons + gates
     (1, 12, "all", False, True, False),  # Lobacheva et al.'s setup and code: 1 layer, every layer sparsified, W + N
@@ -239,6 +247,7 @@ def test_bayes_structured_run_reports_what_survives(tmp_path, tiny_corpus, layer
     assert float(compact.split("Test Perplexity:")[1].split()[0]) == pytest.approx(results["test_ppl"], abs=0.01)
 
 
+@pytest.mark.slow
 def test_grow_prune_run_grows_then_prunes_to_the_target_density(tmp_path, tiny_corpus):
     save = tmp_path / "gp"
     run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={save}", "--method=grow_prune",
@@ -256,6 +265,7 @@ def test_grow_prune_run_grows_then_prunes_to_the_target_density(tmp_path, tiny_c
     assert proc.returncode == 1 and "gate masks are unstructured" in proc.stderr
 
 
+@pytest.mark.slow
 def test_resume_restores_optimizer_and_dropout_state(tmp_path, tiny_corpus):
     """With Adam (optimizer state) and dropout (RNG state), 1 + 1 epochs still equal 2 straight epochs."""
     config = tmp_path / "dropout.json"

@@ -13,6 +13,7 @@ def _value(text, key):
     return float(text.split(key)[1].split()[0])
 
 
+@pytest.mark.slow
 def test_iss_run_learns_and_extracts_a_narrower_rhn_with_the_same_perplexity(tmp_path, tiny_corpus):
     save, out = tmp_path / "iss", tmp_path / "compact"
     proc = run("rhns.train", *ISS, f"--data_path={tiny_corpus}", f"--save_path={save}", "--display_weights")
@@ -34,6 +35,7 @@ def test_iss_run_learns_and_extracts_a_narrower_rhn_with_the_same_perplexity(tmp
     assert abs(_value(sparse, "Test Perplexity:") - results["test_ppl"]) < 1e-3
 
 
+@pytest.mark.slow
 def test_stopped_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path, tiny_corpus):
     args = [*ISS[:-2], f"--data_path={tiny_corpus}", "--verbose=0"]
     run("rhns.train", *args, f"--save_path={tmp_path / 'straight'}", "--max_max_epoch=2")
