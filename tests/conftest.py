@@ -19,7 +19,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "realdata: needs the real data in ../shared/data (skipped when absent)")
     config.addinivalue_line("markers", "slow: takes about 15 s or more (mostly a training program's run); these run first")
     if config.pluginmanager.hasplugin("xdist") and config.getoption("maxschedchunk") is None:
-        # -n 2 hands tests out one at a time (slowest first, below) instead of in chunks of a
+        # -n 2 hands tests out one at a time (the slow ones first, below) instead of in chunks of a
         # quarter of the suite, so that no process is left with a queue of long tests at the end
         config.option.maxschedchunk = 1
 
