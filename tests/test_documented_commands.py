@@ -53,6 +53,7 @@ def _arguments(text: str, start: int) -> str:
         command += " " + (line[: end.start()] if end else line)
         if end or not line.rstrip().endswith("\\"):
             return command
+    return command  # the text ended inside a continued line
 
 
 def documented_commands(text: str):
@@ -114,3 +115,4 @@ def test_a_renamed_flag_would_be_found():
                         ("ptb.evaluate", ["restore_path", "data_path"], 2),
                         ("rhns.train", ["model"], 6), ("bidaf.prepro", ["y"], 6)]
     assert unknown_flags(commands[0][1], {"model", "display_weights", "data_path"}) == ["data_dir"]
+    assert list(documented_commands("python -m ptb.train --a=1 \\")) == [("ptb.train", ["a"], 1)]  # a last, continued line
