@@ -1,5 +1,5 @@
 """The published result pages quote the run files they cite: a number edited by hand, or a run
-re-done without updating its page, fails here."""
+re-done without updating its page, fails here; so does a link to a log or run file that is gone."""
 
 from __future__ import annotations
 
@@ -90,3 +90,20 @@ def test_readme_numbers_come_from_the_linked_page(task, ours, pages):
 def test_quoted_detects_a_changed_number():
     assert quoted(133.59027, "test 133.59 at 47.5x")
     assert not quoted(133.59027, "test 133.60 at 47.5x")
+
+
+def relative_links(text: str) -> list[tuple[int, str]]:
+    """(line, target) of each markdown link to a file of the repository (no URL, no bare #anchor)."""
+    return [(text.count("\n", 0, m.start()) + 1, m.group(1).split("#")[0]) for m in re.finditer(r"\]\(([^)\s]+)\)", text)
+            if not re.match(r"[a-z]+:|#", m.group(1))]
+
+
+def test_every_link_of_the_readme_and_the_results_pages_resolves():
+    """A page cites its logs and run files by link; a renamed or deleted file would leave a dead one."""
+    pages = [ROOT / "README.md", *sorted(RESULTS.glob("*.md"))]
+    links = [(page, line, target) for page in pages for line, target in relative_links(page.read_text())]
+    assert len(links) > 50
+    dead = [f"{page.relative_to(ROOT)}:{line}: {target}" for page, line, target in links if not (page.parent / target).exists()]
+    assert not dead, "links to files that do not exist:\n" + "\n".join(dead)
+    assert relative_links("[a](x/y.log), [b](https://e.org/z), [c](#top), [d](p.md#s)\n[e](../f.txt)") == [
+        (1, "x/y.log"), (1, "p.md"), (2, "../f.txt")]
