@@ -69,8 +69,7 @@ def documented_commands(text: str):
         tasks = TASK.findall(paragraph)
         found.append((m.start(), f"{tasks[-1] if tasks else 'ptb'}.train", m.end()))
     for start, program, end in sorted(found):
-        used = [(name, value if "=" in flag else None) for flag, name, value in
-                ((m.group(0), *m.groups("")) for m in FLAG.finditer(_arguments(text, end)))]
+        used = [m.groups() for m in FLAG.finditer(_arguments(text, end))]  # value None without "="
         yield program, used, text.count("\n", 0, start) + 1
 
 
@@ -116,9 +115,9 @@ def test_every_documented_flag_is_defined_by_its_program(commands):
     missing = {program: why for program, why in defined.items() if isinstance(why, str)}
     assert not missing, f"the documents name programs that do not exist: {missing}"
     assert "sparselarge" in defined["ptb.train"]["model"] and "helpfull" in defined["ptb.train"]
-    wrong = [f"{name}:{line}: python -m {program}: {'; '.join(flag_problems(flags, defined[program]))}"
-             for name, program, flags, line in commands
-             if defined[program] is not None and flag_problems(flags, defined[program])]
+    checked = [(name, line, program, flag_problems(flags, defined[program]))
+               for name, program, flags, line in commands if defined[program] is not None]
+    wrong = [f"{name}:{line}: python -m {program}: {'; '.join(problems)}" for name, line, program, problems in checked if problems]
     assert not wrong, "documented commands that their programs would refuse:\n" + "\n".join(wrong)
 
 
