@@ -107,3 +107,21 @@ def test_every_link_of_the_readme_and_the_results_pages_resolves():
     assert not dead, "links to files that do not exist:\n" + "\n".join(dead)
     assert relative_links("[a](x/y.log), [b](https://e.org/z), [c](#top), [d](p.md#s)\n[e](../f.txt)") == [
         (1, "x/y.log"), (1, "p.md"), (2, "../f.txt")]
+
+
+def cited_tests(text: str) -> list[tuple[int, str, str]]:
+    """(line, test file, test name) of each `tests/...py::name` a page cites as evidence."""
+    return [(number, *m.groups()) for number, line in enumerate(text.splitlines(), 1)
+            for m in re.finditer(r"(tests/[\w/]+\.py)::(\w+)", line)]
+
+
+def test_every_test_a_page_cites_exists():
+    """A page that says a behaviour is tested names the test; a renamed or merged test would leave it pointing nowhere."""
+    pages = [ROOT / "README.md", *sorted(RESULTS.glob("*.md"))]
+    cited = [(page, *c) for page in pages for c in cited_tests(page.read_text())]
+    assert len(cited) >= 10
+    missing = [f"{page.relative_to(ROOT)}:{line}: {path}::{name}" for page, line, path, name in cited
+               if not (ROOT / path).is_file() or not re.search(rf"^def {name}\(", (ROOT / path).read_text(), re.M)]
+    assert not missing, "cited tests that do not exist:\n" + "\n".join(missing)
+    assert cited_tests("see `tests/a/test_b.py::test_c[x]` and tests/d.py::e\nnot tests/f.py") == [
+        (1, "tests/a/test_b.py", "test_c"), (1, "tests/d.py", "e")]

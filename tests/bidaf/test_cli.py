@@ -28,39 +28,6 @@ def prepared(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_iss_bidaf_learns_and_its_compact_model_scores_the_same(tmp_path, prepared):
-    """With the weights' moving average on, as the bidaf presets have it (the test preset has not)."""
-    data, source = prepared
-    save, out = tmp_path / "iss", tmp_path / "compact"
-    (tmp_path / "ema.json").write_text('{"ema_decay": 0.5}')
-    proc = run("bidaf.train", *ISS, f"--data_dir={data}", f"--save_path={save}", "--max_max_epoch=4",
-               f"--config_file={tmp_path / 'ema.json'}")
-    results = json.loads((save / "results.json").read_text())
-    assert results["task"] == "bidaf" and results["dev_questions"] == 40 and results["config"]["ema_decay"] == 0.5
-    assert results["dev_f1"] > 60, results  # the made-up questions are learnable; chance is far lower
-    assert sum(results["hidden_sizes"]) < 8 * 8, results["hidden_sizes"]  # ISS removed units
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"exact_match": results["dev_em"], "f1": results["dev_f1"]}
-    log = (save / "log.csv").read_text().splitlines()
-    assert len(log) == 5
-    last = dict(zip(log[0].split(","), map(float, log[-1].split(","))))
-    # the last epoch's scores and live units are those of the final, saved weights (Keras' fit
-    # ends by writing the plain average, without the pruned zeros, into the weights)
-    assert (last["val_em"], last["val_f1"]) == (results["dev_em"], results["dev_f1"])
-    assert sum(v for k, v in last.items() if k.startswith("live/")) == sum(results["hidden_sizes"])
-    extracted = run("bidaf.extract", f"--restore_path={save}", f"--output={out}").stdout
-    # deleting a removed unit drops only non-zero weights nothing reads: its bias (4 gates), not an ISS group member
-    compact_nonzero = int(extracted.split("non-zero: ")[1].split()[0])
-    removed_units = 8 * 8 - sum(results["hidden_sizes"])
-    assert 0 <= results["nonzero_weights"] - compact_nonzero <= 4 * removed_units, (extracted, results)
-    assert results["nonzero_weights"] < results["weights"]  # unstructured zeros stay inside the kept units
-    compact = json.loads(run("bidaf.evaluate", f"--restore_path={out}", f"--predictions_path={tmp_path / 'p.json'}")
-                         .stdout.strip().splitlines()[-1])
-    assert compact == {"exact_match": results["dev_em"], "f1": results["dev_f1"]}  # the sparse model's own scores
-    official = run("bidaf.evaluate_squad", str(source / "dev-v1.1.json.gz"), str(tmp_path / "p.json"))
-    assert json.loads(official.stdout.strip().splitlines()[-1]) == compact
-
-
-@pytest.mark.slow
 def test_a_stopped_run_resumes_with_its_weight_average_and_trains_like_a_run_without_one(tmp_path, prepared):
     """Weights, Adam's moments, the weight average, the dropout RNG and the batch order all resume:
     stopped after epoch 1 and resumed, a run ends where an uninterrupted one does. The average only
@@ -144,24 +111,49 @@ def test_two_devices_train_like_one(tmp_path, prepared, backend="tensorflow"):
 
 
 @pytest.mark.slow
-def test_the_gpu_run_script_trains_extracts_and_brings_back_a_bidaf_run(tmp_path, prepared):
-    """benchmarks/device_run.sh with TASK=bidaf (the GPU sessions' launcher): bidaf's programs take
-    --data_dir, and what comes back holds the final scores of the sparse and of the compact model."""
-    data, _ = prepared
+def test_iss_bidaf_learns_through_the_gpu_run_script_and_its_compact_model_scores_the_same(tmp_path, prepared):
+    """benchmarks/device_run.sh with TASK=bidaf (the GPU sessions' launcher) trains ISS with the weights'
+    moving average on, as the bidaf presets have it (the test preset has not): bidaf's programs take
+    --data_dir, units are removed, and what comes back holds the final scores of the sparse and of the
+    compact model. (One test, so that its run serves both checks.)"""
+    data, source = prepared
     work, out = tmp_path / "work", tmp_path / "out"
     work.mkdir(), out.mkdir()
     (work / "benchmarks").symlink_to(os.path.join(ROOT, "benchmarks"))
+    (tmp_path / "ema.json").write_text('{"ema_decay": 0.5}')
     env = {**os.environ, "PYTHONPATH": ROOT, "OUT": str(out), "DATA": str(data), "TASK": "bidaf", "TF_CPP_MIN_LOG_LEVEL": "3",
            "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
-    proc = subprocess.run(["bash", "benchmarks/device_run.sh", "iss", *ISS, "--max_max_epoch=2"], cwd=work, env=env,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(["bash", "benchmarks/device_run.sh", "iss", *ISS, "--max_max_epoch=4",
+                           f"--config_file={tmp_path / 'ema.json'}"], cwd=work, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    results = json.loads((out / "iss" / "results.json").read_text())
-    assert results["task"] == "bidaf" and results["epochs"] == 2
-    assert len((out / "iss" / "log.csv").read_text().splitlines()) == 3
-    compact_weights, sparse_weights = (int(n) for n in re.search(
-        r"Weights: (\d+) \(sparse model: (\d+)\)", (out / "iss" / "extract.log").read_text()).groups())
-    assert sum(results["hidden_sizes"]) < 8 * 8 and compact_weights < sparse_weights  # units were removed
-    compact = json.loads((out / "iss" / "compact_evaluate.log").read_text().strip().splitlines()[-1])
-    assert compact == {"exact_match": results["dev_em"], "f1": results["dev_f1"]}
-    assert not (out / "iss" / "shortened_evaluate.log").exists()  # it finished its epochs
+    back = out / "iss"
+    results = json.loads((back / "results.json").read_text())
+    assert results["task"] == "bidaf" and results["epochs"] == 4 and results["dev_questions"] == 40
+    assert results["config"]["ema_decay"] == 0.5
+    assert results["dev_f1"] > 60, results  # the made-up questions are learnable; chance is far lower
+    assert sum(results["hidden_sizes"]) < 8 * 8, results["hidden_sizes"]  # ISS removed units
+    scores = {"exact_match": results["dev_em"], "f1": results["dev_f1"]}
+    printed = [line for line in (back / "train.log").read_text().splitlines() if line.startswith('{"exact_match"')]
+    assert [json.loads(line) for line in printed] == [scores]
+    assert not (back / "shortened_evaluate.log").exists()  # it finished its epochs
+    log = (back / "log.csv").read_text().splitlines()
+    assert len(log) == 5
+    last = dict(zip(log[0].split(","), map(float, log[-1].split(","))))
+    # the last epoch's scores and live units are those of the final, saved weights (Keras' fit
+    # ends by writing the plain average, without the pruned zeros, into the weights)
+    assert (last["val_em"], last["val_f1"]) == (results["dev_em"], results["dev_f1"])
+    assert sum(v for k, v in last.items() if k.startswith("live/")) == sum(results["hidden_sizes"])
+    extracted = (back / "extract.log").read_text()
+    compact_weights, sparse_weights, compact_nonzero = (int(n) for n in re.search(
+        r"Weights: (\d+) \(sparse model: (\d+)\); non-zero: (\d+)", extracted).groups())
+    assert compact_weights < sparse_weights
+    # deleting a removed unit drops only non-zero weights nothing reads: its bias (4 gates), not an ISS group member
+    removed_units = 8 * 8 - sum(results["hidden_sizes"])
+    assert 0 <= results["nonzero_weights"] - compact_nonzero <= 4 * removed_units, (extracted, results)
+    assert results["nonzero_weights"] < results["weights"]  # unstructured zeros stay inside the kept units
+    assert json.loads((back / "compact_evaluate.log").read_text().strip().splitlines()[-1]) == scores
+    compact = json.loads(run("bidaf.evaluate", f"--restore_path={work / 'runs/device/iss_compact'}",
+                             f"--predictions_path={tmp_path / 'p.json'}").stdout.strip().splitlines()[-1])
+    assert compact == scores  # the sparse model's own scores
+    official = run("bidaf.evaluate_squad", str(source / "dev-v1.1.json.gz"), str(tmp_path / "p.json"))
+    assert json.loads(official.stdout.strip().splitlines()[-1]) == compact

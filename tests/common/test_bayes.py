@@ -363,20 +363,24 @@ def test_token_inputs_read_one_hot_words_with_one_draw_of_the_kernel_per_batch()
 
     # Only the rows read are drawn, each distinct token its own: with every row's mean the same, different
     # tokens still give different outputs, and the noise has the posterior's scale (sigma 1 on z = x W_x).
-    words.kernel.assign(np.zeros((7, 12), "float32"))
-    words.bias.assign(np.repeat(np.array([0.0, -40.0, 0.0, 0.0], "float32"), 3))  # the forget gate still shut
-    words.hidden_neurons.assign(np.ones(3, "float32"))
-    words.gate_preactivations.assign(np.ones(12, "float32"))
-    for v in (words.hidden_neurons_log_sigma2, words.gate_preactivations_log_sigma2):
-        v.assign(np.full(v.shape, -60.0, "float32"))
+    # A layer of 30 units gives 7 x 30 samples per draw, so 20 draws (eager calls, slow on JAX) suffice.
+    wide = BayesianLSTM(30, token_inputs=7, seed=5)
+    wide.build((2, 7))
+    for name, value in (("kernel", 0.0), ("kernel_log_sigma2", 0.0), ("recurrent_kernel", 0.0),
+                        ("hidden_neurons", 1.0), ("gate_preactivations", 1.0)):
+        getattr(wide, name).assign(np.full(getattr(wide, name).shape, value, "float32"))
+    for v in (wide.recurrent_kernel_log_sigma2, wide.hidden_neurons_log_sigma2, wide.gate_preactivations_log_sigma2):
+        v.assign(np.full(v.shape, -60.0, "float32"))  # no noise but the kernel's
+    wide.bias.assign(np.repeat(np.array([0.0, -40.0, 0.0, 0.0], "float32"), 30))  # the forget gate shut
     every = np.arange(7, dtype="int32").reshape(1, 7).repeat(2, axis=0)
     zs = []
-    for _ in range(200):
-        out = keras.ops.convert_to_numpy(words(every, training=True))
+    for _ in range(20):
+        out = keras.ops.convert_to_numpy(wide(every, training=True))
         np.testing.assert_allclose(out[0], out[1], atol=1e-6)
         assert len({tuple(np.round(row, 5)) for row in out[0]}) == 7
         zs.append(out[0])
     h = np.stack(zs)  # h = sigmoid(z_o) tanh(sigmoid(z_i) tanh(z_c)) with z ~ N(0, 1): its mean and spread
+    assert h.shape == (20, 7, 30)
     rng_z = np.random.default_rng(0).normal(size=(200_000, 3, 3))
     sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
     expected = sig(rng_z[:, 2]) * np.tanh(sig(rng_z[:, 0]) * np.tanh(rng_z[:, 1]))
