@@ -3,11 +3,12 @@
 Each chosen matrix starts with an Erdos-Renyi random mask of density
 min(1, epsilon * (rows + cols) / (rows * cols)), and keeps exactly that many live weights: after
 every epoch the fraction zeta of its live weights closest to zero is removed and as many dormant
-positions, drawn at random, grow back with small random values. Between evolutions the mask is
-enforced inside the compiled train step by the freeze constraint of `common.pruning` (a weight
-that is zero stays zero), so the mask is simply "w != 0" and a checkpoint of the weights is a
-checkpoint of the masks too. The train function is rebuilt after each evolution (one recompile
-per epoch), since the constraint's mask is a constant of the compiled step.
+positions, drawn at random, grow back with small random values. The mask is simply "w != 0", so
+a checkpoint of the weights is a checkpoint of the masks too. It is enforced inside the compiled
+train step: before any evolution by the fixed freeze mask of `common.pruning` (static sparse
+training, `erdos_renyi_masks` alone), and while evolving by `hold_zeros_in_every_step`, which
+reads the zeros from the weights at every step, so the step is compiled once per run, not once
+per evolution.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import keras
 import numpy as np
 
 from common.groups import find_variables
-from common.pruning import attach_zero_threshold
+from common.pruning import attach_zero_threshold, hold_zeros_in_every_step
 
 
 def erdos_renyi_density(shape, epsilon: float) -> float:
@@ -63,7 +64,7 @@ def prune_and_regrow(w: np.ndarray, zeta: float, rng: np.random.Generator, init_
 
 
 class SparseEvolution(keras.callbacks.Callback):
-    """Between epochs: prune and regrow every masked matrix, then rebuild the train step.
+    """Between epochs: prune and regrow every masked matrix; its zeros are held in every step.
 
     It runs when an epoch after the first begins, so checkpoints and the final model hold trained
     weights (not freshly regrown ones), and a run resumed after epoch e evolves exactly as an
@@ -76,11 +77,13 @@ class SparseEvolution(keras.callbacks.Callback):
             raise ValueError(f"SET zeta must be in [0, 1), got {zeta}")
         self.paths, self.zeta, self.init_scale, self.seed = list(paths), float(zeta), float(init_scale), seed
 
+    def on_train_begin(self, logs=None):
+        hold_zeros_in_every_step(self.model, self.paths)
+        self.model.make_train_function(force=True)  # not traced yet: drops nothing but the old constraints
+
     def on_epoch_begin(self, epoch, logs=None):
         if epoch == 0 or self.zeta == 0:
             return
         rng = np.random.default_rng([self.seed, epoch])
         for path, v in find_variables(self.model, self.paths).items():
             v.assign(prune_and_regrow(v.numpy(), self.zeta, rng, self.init_scale))
-        attach_zero_threshold(self.model, 0.0, self.paths, freeze_zeros=True)
-        self.model.make_train_function(force=True)

@@ -24,7 +24,7 @@ from keras import ops
 from common.groups import find_variables
 from common.layers import ScannedRNN, nth_draw
 from common.loop import reset_rnn_states
-from common.pruning import attach_zero_threshold
+from common.pruning import hold_zeros_in_every_step
 
 
 @keras.saving.register_keras_serializable(package="iss_rnns")
@@ -141,8 +141,9 @@ class GrowAndPrune(keras.callbacks.Callback):
     """Between epochs: grow for the first `grow_epochs` epochs, then prune towards `target_density`.
 
     Growth adds `grow_fraction` x (current live count) connections per matrix; pruning reaches the
-    target in `prune_epochs` equal steps. The masks then stay fixed (retraining). The train step
-    is rebuilt after each change (its masks are constants of the compiled step).
+    target in `prune_epochs` equal steps. The masks then stay fixed (retraining). The zeros are held
+    in every step from the weights themselves (`hold_zeros_in_every_step`), so the train step is
+    compiled once for the whole schedule.
     """
 
     def __init__(self, paths, batches, grow_epochs: int, grow_fraction: float, prune_epochs: int,
@@ -152,6 +153,10 @@ class GrowAndPrune(keras.callbacks.Callback):
         self.grow_epochs, self.grow_fraction = grow_epochs, grow_fraction
         self.prune_epochs, self.target_density = prune_epochs, target_density
         self.learning_rate = learning_rate
+
+    def on_train_begin(self, logs=None):
+        hold_zeros_in_every_step(self.model, self.paths)
+        self.model.make_train_function(force=True)  # not traced yet: drops nothing but the old constraints
 
     def on_epoch_begin(self, epoch, logs=None):
         if epoch == 0:
@@ -171,7 +176,3 @@ class GrowAndPrune(keras.callbacks.Callback):
                 current = np.count_nonzero(w) / w.size
                 density = max(self.target_density, current - (current - self.target_density) / remaining)
                 v.assign(prune_to_density(w, density))
-        else:
-            return
-        attach_zero_threshold(self.model, 0.0, self.paths, freeze_zeros=True)
-        self.model.make_train_function(force=True)

@@ -5,7 +5,9 @@ ISS paper Sec. 3 / reference training loop: after each update every weight with
 components exactly zero. It is done as a Keras constraint on each variable, which the
 optimizer applies right after its update inside the compiled train step (no per-batch
 Python callback). Freezing (fine-tuning mode "element") also multiplies by a fixed mask of
-the weights that were non-zero when fine-tuning started, so zeros stay zero.
+the weights that were non-zero when fine-tuning started, so zeros stay zero. Masks that move
+between epochs (SET, grow-and-prune) are held by `hold_zeros_in_every_step` instead: a fixed mask
+is a constant of the compiled step, and changing it would mean compiling the step again.
 """
 
 from __future__ import annotations
@@ -84,3 +86,46 @@ def zero_small_weights(model, threshold: float, variable_paths=None) -> int:
         zeroed += int(small.sum())
         v.assign(np.where(small, 0, w).astype(w.dtype))
     return zeroed
+
+
+def hold_zeros_in_every_step(model, variable_paths) -> list[str]:
+    """Keep at zero, in every train step, each weight of these variables that is zero when the step begins.
+
+    The zeros are read from the weights inside the step, not fixed when attached (freeze_zeros), so a
+    callback may move them between epochs (SET's evolution, grow-and-prune) and the compiled train
+    step stays valid: one compile per run, not one per change (on JAX, an XLA compile each time).
+    It wraps the compiled model's `optimizer.apply`, which the train step of every backend calls
+    (JAX inside `stateless_apply`); the fixed masks of these variables, if any, are dropped, since
+    they would hold the old zeros. Rebuild the train function if it has already been traced.
+    """
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        raise ValueError("hold_zeros_in_every_step needs a compiled model (it wraps the optimizer's apply)")
+    variables = list(find_variables(model, variable_paths).values())
+    held = getattr(optimizer.apply, "held_zero_variables", None)
+    if held is None:
+        held, apply = {}, optimizer.apply
+
+        def apply_holding_zeros(grads, trainable_variables=None):
+            zeros = [(v, ops.equal(ops.convert_to_tensor(v), 0)) for v in held.values()]
+            apply(grads, trainable_variables)
+            for v, zero in zeros:
+                w = ops.convert_to_tensor(v)
+                v.assign(ops.where(zero, ops.zeros_like(w), w))
+
+        apply_holding_zeros.held_zero_variables = held
+        optimizer.apply = apply_holding_zeros
+    for v in variables:
+        held[id(v)] = v
+        v.constraint = _without_fixed_mask(v.constraint)
+    return [v.path for v in variables]
+
+
+def _without_fixed_mask(constraint):
+    """The constraint with ZeroSmallWeights' fixed mask dropped (its threshold and a user's constraint kept)."""
+    if isinstance(constraint, _Chain) and isinstance(constraint.second, ZeroSmallWeights):
+        second = _without_fixed_mask(constraint.second)
+        return constraint.first if second is None else _Chain(constraint.first, second)
+    if isinstance(constraint, ZeroSmallWeights) and constraint.keep_mask is not None:
+        return ZeroSmallWeights(constraint.threshold) if constraint.threshold > 0 else None
+    return constraint

@@ -22,6 +22,22 @@ def run(module, *args, check=True, env=None):
     return proc
 
 
+def count_traces(model) -> list:
+    """A list that grows by one each time a backend traces (compiles) the model's train step.
+
+    On JAX a train function rebuilt around this same wrapper can reuse jit's cached trace, so it
+    counts what a rebuild costs only on TensorFlow; on JAX it counts the traces of one train function.
+    """
+    traces, step = [], model.train_step
+
+    def counted(*args):  # (data) on TensorFlow, (state, data) on JAX
+        traces.append(1)  # runs in Python only while the step is traced
+        return step(*args)
+
+    model.train_step = counted
+    return traces
+
+
 def stacked_lstm_model(input_dim=6, sizes=(5, 4), out=3, steps=7, batch=None):
     inp = keras.Input((steps, input_dim), batch_size=batch)
     x = inp

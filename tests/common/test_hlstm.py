@@ -8,6 +8,7 @@ from common.bayes import BayesianLSTM
 from common.evolution import erdos_renyi_masks
 from common.highway import RecurrentHighway
 from common.hlstm import HLSTM, GrowAndPrune, grow, prune_to_density, weight_gradients
+from tests.helpers import count_traces
 
 
 def _sigmoid(x):
@@ -71,7 +72,10 @@ def test_schedule_grows_then_prunes_to_the_target_and_holds_masks():
     schedule = GrowAndPrune(paths, [(x[:16], y[:16])], grow_epochs=1, grow_fraction=1.0, prune_epochs=2,
                             target_density=0.2, learning_rate=0.01)
     start = density()
-    model.fit(x, y, epochs=4, batch_size=8, verbose=0, callbacks=[schedule, record])
+    traces, after_first_epoch = count_traces(model), []
+    first = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: after_first_epoch.append(len(traces)) if e == 0 else None)
+    model.fit(x, y, epochs=4, batch_size=8, verbose=0, callbacks=[schedule, record, first])
+    assert len(traces) == after_first_epoch[0] >= 1  # growing and pruning do not trace the step again
     for p in paths:
         assert seen[0][p] == pytest.approx(start[p])  # masks held while training
         assert seen[1][p] > seen[0][p]  # grown before epoch 2

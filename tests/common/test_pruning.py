@@ -1,8 +1,11 @@
 import keras
 import numpy as np
 
-from common.pruning import ZeroSmallWeights, attach_zero_threshold, zero_small_weights, zero_threshold_for
-from tests.helpers import stacked_lstm_model
+import pytest
+
+from common.pruning import (ZeroSmallWeights, _Chain, _without_fixed_mask, attach_zero_threshold, hold_zeros_in_every_step,
+                            zero_small_weights, zero_threshold_for)
+from tests.helpers import count_traces, stacked_lstm_model
 
 
 def _data():
@@ -54,6 +57,39 @@ def test_freeze_keeps_zero_weights_at_zero_while_others_train():
     model2.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
     model2.fit(*_data(), epochs=2, batch_size=4, verbose=0)
     assert np.any(kernel2.numpy()[:, :5] != 0)
+
+
+def test_held_zeros_are_read_from_the_weights_at_every_step_without_tracing_again():
+    """hold_zeros_in_every_step (SET, grow-and-prune): zeros moved between fits are held by the same compiled
+    step, and the fixed freeze mask that held the old zeros is dropped."""
+    model = stacked_lstm_model()
+    kernel = model.get_layer("lstm0").cell.kernel
+    w = kernel.numpy()
+    w[:, :5] = 0
+    kernel.assign(w)
+    attach_zero_threshold(model, 0.0, freeze_zeros=True)  # fixed masks, as erdos_renyi_masks leaves them
+    with pytest.raises(ValueError, match="needs a compiled model"):
+        hold_zeros_in_every_step(model, [kernel.path])
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+    assert hold_zeros_in_every_step(model, [kernel.path]) == [kernel.path] and kernel.constraint is None
+    traces = count_traces(model)
+    model.fit(*_data(), epochs=1, batch_size=4, verbose=0)
+    assert np.all(kernel.numpy()[:, :5] == 0) and np.all(kernel.numpy()[:, 5:] != 0)
+    w = kernel.numpy()
+    w[:, :5], w[:, 5:10] = 0.1, 0  # the zeros move, as an evolution moves them
+    kernel.assign(w)
+    model.fit(*_data(), epochs=1, batch_size=4, verbose=0)
+    assert np.all(kernel.numpy()[:, 5:10] == 0)
+    assert np.all(kernel.numpy()[:, :5] != 0) and np.all(kernel.numpy()[:, :5] != 0.1)  # alive and trained
+    assert len(traces) == 1
+    wrapped = model.optimizer.apply
+    hold_zeros_in_every_step(model, [kernel.path])  # again: one wrapper, not two
+    assert model.optimizer.apply is wrapped and list(wrapped.held_zero_variables.values()) == [kernel]
+    # a user's constraint and a threshold stay; only the mask goes
+    user = keras.constraints.NonNeg()
+    kept = _without_fixed_mask(_Chain(user, ZeroSmallWeights(0.1, keep_mask=[1, 0])))
+    assert kept.first is user and kept.second.threshold == 0.1 and kept.second.keep_mask is None
+    assert _without_fixed_mask(_Chain(user, ZeroSmallWeights(0.0, keep_mask=[1, 0]))) is user
 
 
 def test_user_constraint_is_kept_and_followed_by_threshold():
