@@ -1,6 +1,5 @@
 import keras
 import numpy as np
-
 import pytest
 
 from common.pruning import (ZeroSmallWeights, _Chain, _without_fixed_mask, attach_zero_threshold, hold_zeros_in_every_step,
