@@ -156,7 +156,6 @@ class GrowAndPrune(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         hold_zeros_in_every_step(self.model, self.paths)
-        self.model.make_train_function(force=True)  # not traced yet: drops nothing but the old constraints
 
     def on_epoch_begin(self, epoch, logs=None):
         if epoch == 0:

@@ -96,7 +96,8 @@ def hold_zeros_in_every_step(model, variable_paths) -> list[str]:
     step stays valid: one compile per run, not one per change (on JAX, an XLA compile each time).
     It wraps the compiled model's `optimizer.apply`, which the train step of every backend calls
     (JAX inside `stateless_apply`); the fixed masks of these variables, if any, are dropped, since
-    they would hold the old zeros. Rebuild the train function if it has already been traced.
+    they would hold the old zeros, and a train function already made is made again without them
+    (in a callback's on_train_begin it has not been traced yet, so that costs nothing).
     """
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None:
@@ -118,6 +119,8 @@ def hold_zeros_in_every_step(model, variable_paths) -> list[str]:
     for v in variables:
         held[id(v)] = v
         v.constraint = _without_fixed_mask(v.constraint)
+    if getattr(model, "train_function", None) is not None:
+        model.make_train_function(force=True)
     return [v.path for v in variables]
 
 

@@ -11,6 +11,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "results"
+PAGES = [ROOT / "README.md", *sorted(RESULTS.glob("*.md"))]
 RUN_FILES = sorted(RESULTS.rglob("*results.json"))
 TIMING_FILES = [p for p in sorted(RESULTS.rglob("*.json")) if "speedup" in json.loads(p.read_text())]
 
@@ -100,8 +101,7 @@ def relative_links(text: str) -> list[tuple[int, str]]:
 
 def test_every_link_of_the_readme_and_the_results_pages_resolves():
     """A page cites its logs and run files by link; a renamed or deleted file would leave a dead one."""
-    pages = [ROOT / "README.md", *sorted(RESULTS.glob("*.md"))]
-    links = [(page, line, target) for page in pages for line, target in relative_links(page.read_text())]
+    links = [(page, line, target) for page in PAGES for line, target in relative_links(page.read_text())]
     assert len(links) > 50
     dead = [f"{page.relative_to(ROOT)}:{line}: {target}" for page, line, target in links if not (page.parent / target).exists()]
     assert not dead, "links to files that do not exist:\n" + "\n".join(dead)
@@ -117,8 +117,7 @@ def cited_tests(text: str) -> list[tuple[int, str, str]]:
 
 def test_every_test_a_page_cites_exists():
     """A page that says a behaviour is tested names the test; a renamed or merged test would leave it pointing nowhere."""
-    pages = [ROOT / "README.md", *sorted(RESULTS.glob("*.md"))]
-    cited = [(page, *c) for page in pages for c in cited_tests(page.read_text())]
+    cited = [(page, *c) for page in PAGES for c in cited_tests(page.read_text())]
     assert len(cited) >= 10
     missing = [f"{page.relative_to(ROOT)}:{line}: {path}::{name}" for page, line, path, name in cited
                if not (ROOT / path).is_file() or not re.search(rf"^def {name}\(", (ROOT / path).read_text(), re.M)]
