@@ -47,6 +47,8 @@ GROUP_VARIABLES = ("input_neurons", "hidden_neurons", "gate_preactivations")
 GROUP_NOISE = ("batch", "sequence")
 HIDDEN_SCALING = ("recurrence", "output")
 GATES = ("input_gate", "forget_gate", "cell_update", "output_gate")  # Keras order i, f, c, o
+SIGMA_VARIABLES = ("log_sigma2", "log_sigma")  # what a weight's noise variable holds (its name's suffix)
+LOG_ALPHA_CLIP = 10.0  # the KL reads log alpha clipped to [-10, 10]; Molchanov et al.'s and Lobacheva et al.'s code: 8
 
 
 def log_alpha(mu, log_sigma2):
@@ -60,9 +62,19 @@ def posterior_value(mu, log_sigma2, noise=None):
     return mu + ops.exp(0.5 * log_sigma2) * noise
 
 
-def kl_log_uniform(mu, log_sigma2):
-    """Sum over the elements of KL(N(mu, sigma^2) || log-uniform), the approximation above (>= 0)."""
-    la = ops.clip(log_alpha(mu, log_sigma2), -10.0, 10.0)
+def log_sigma2_factor(path: str) -> float:
+    """log sigma^2 = factor * the variable at `path`: 2 for a `*_log_sigma` variable, 1 for `*_log_sigma2`."""
+    return 2.0 if path.endswith("_log_sigma") else 1.0
+
+
+def kl_log_uniform(mu, log_sigma2, log_alpha_clip: float = LOG_ALPHA_CLIP):
+    """Sum over the elements of KL(N(mu, sigma^2) || log-uniform), the approximation above (>= 0).
+
+    log alpha is clipped to [-log_alpha_clip, log_alpha_clip], so no element outside that range
+    feels the KL: with 8 (Lobacheva et al.'s code) a weight below log alpha -8 is free of its
+    constant pull (about 0.5 per unit of log alpha) that 10 keeps on it down to -10.
+    """
+    la = ops.clip(log_alpha(mu, log_sigma2), -log_alpha_clip, log_alpha_clip)
     neg_kl = K1 * ops.sigmoid(K2 + K3 * la) - 0.5 * ops.log1p(ops.exp(-la)) - K1
     return -ops.sum(neg_kl)
 
@@ -70,12 +82,16 @@ def kl_log_uniform(mu, log_sigma2):
 class LogUniformKL:
     """strength * sum of KL over (mu path, log sigma^2 path) pairs: a SparsityPenalty term.
 
-    For the ELBO per training sequence, strength = 1 / (training sequences per epoch).
+    For the ELBO per training sequence, strength = 1 / (training sequences per epoch). A pair's
+    second variable holds log sigma^2, or log sigma when its name ends in `_log_sigma`.
     """
 
-    def __init__(self, pairs, strength: float):
+    def __init__(self, pairs, strength: float, log_alpha_clip: float = LOG_ALPHA_CLIP):
+        if not log_alpha_clip > 0:
+            raise ValueError(f"log_alpha_clip={log_alpha_clip}: must be > 0 (the KL clips log alpha to [-it, it])")
         self.pairs = [tuple(p) for p in pairs]
         self.strength = float(strength)
+        self.log_alpha_clip = float(log_alpha_clip)
 
     @property
     def variables(self):
@@ -87,14 +103,17 @@ class LogUniformKL:
                 raise ValueError(f"{mu} {tuple(shapes[mu])} and {ls2} {tuple(shapes[ls2])} must have the same shape")
 
     def __call__(self, values):
-        return self.strength * sum(kl_log_uniform(values[mu], values[ls2]) for mu, ls2 in self.pairs)
+        return self.strength * sum(kl_log_uniform(values[mu], log_sigma2_factor(ls) * values[ls], self.log_alpha_clip)
+                                   for mu, ls in self.pairs)
 
 
 class SparseVDWeights:
     """Mixin for a layer whose STOCHASTIC weights each have a mean `name` and a `name_log_sigma2`.
 
     Training samples a weight once per call; evaluation uses the mean with every entry of
-    log alpha > 3 at zero.
+    log alpha > 3 at zero. sigma_variable="log_sigma" keeps `name_log_sigma` instead, as
+    Lobacheva et al.'s code does: the same model, but an optimizer then steps in log sigma,
+    and Adam, whose step barely depends on the gradient's scale, moves log sigma^2 twice as fast.
     """
 
     STOCHASTIC: tuple = ()
@@ -104,30 +123,44 @@ class SparseVDWeights:
         """The STOCHASTIC names this layer has (a layer may leave optional ones out)."""
         return self.STOCHASTIC
 
-    def _init_sparse_vd(self, init_log_sigma2: float, seed: int | None) -> None:
+    def _init_sparse_vd(self, init_log_sigma2: float, seed: int | None, sigma_variable: str = "log_sigma2") -> None:
+        if sigma_variable not in SIGMA_VARIABLES:
+            raise ValueError(f"sigma_variable={sigma_variable!r}: use one of {SIGMA_VARIABLES}")
         self.init_log_sigma2 = float(init_log_sigma2)
+        self.sigma_variable = sigma_variable
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def add_stochastic_weight(self, name: str, shape, initializer) -> None:
         setattr(self, name, self.add_weight(shape=shape, initializer=initializer, name=name))
-        setattr(self, name + "_log_sigma2", self.add_weight(
-            shape=shape, initializer=keras.initializers.Constant(self.init_log_sigma2), name=name + "_log_sigma2"))
+        noise = f"{name}_{self.sigma_variable}"
+        init = self.init_log_sigma2 / log_sigma2_factor(noise)
+        setattr(self, noise, self.add_weight(shape=shape, initializer=keras.initializers.Constant(init), name=noise))
+
+    def noise_variable(self, name: str):
+        """The variable that holds log sigma^2 (or log sigma) of the stochastic weight `name`."""
+        return getattr(self, f"{name}_{self.sigma_variable}")
+
+    def log_sigma2(self, name: str, rows=None):
+        """log sigma^2 of the stochastic weight `name` as a tensor (rows: only those rows of its leading axis)."""
+        variable = self.noise_variable(name)
+        value = ops.convert_to_tensor(variable) if rows is None else ops.take(variable, rows, axis=0)
+        return 2.0 * value if self.sigma_variable == "log_sigma" else value
 
     def kl_pairs(self):
-        """(mu path, log sigma^2 path) of every stochastic variable, for LogUniformKL."""
-        return [(getattr(self, n).path, getattr(self, n + "_log_sigma2").path) for n in self.stochastic]
+        """(mu path, noise variable path) of every stochastic variable, for LogUniformKL."""
+        return [(getattr(self, n).path, self.noise_variable(n).path) for n in self.stochastic]
 
     def _value(self, name, training, rows: int | None = None):
         """A sample in training (rows: one per row of a leading axis, e.g. per sequence); else the thresholded mean."""
-        mu, ls2 = ops.convert_to_tensor(getattr(self, name)), ops.convert_to_tensor(getattr(self, name + "_log_sigma2"))
+        mu, ls2 = ops.convert_to_tensor(getattr(self, name)), self.log_sigma2(name)
         if not training:
             return posterior_value(mu, ls2)
         shape = ops.shape(mu) if rows is None else (rows, *ops.shape(mu))
         return posterior_value(mu, ls2, keras.random.normal(shape, seed=self.seed_generator, dtype=mu.dtype))
 
     def _sparse_vd_config(self, config: dict) -> dict:
-        config.update(init_log_sigma2=self.init_log_sigma2, seed=self.seed)
+        config.update(init_log_sigma2=self.init_log_sigma2, seed=self.seed, sigma_variable=self.sigma_variable)
         return config
 
 
@@ -165,6 +198,7 @@ class BayesianLSTM(SparseVDWeights, ScannedRNN):
     hidden_scaling="output": z_h multiplies the layer's output as well as the recurrence's input.
     unit_forget_bias=True starts the forget-gate biases at 1 (the others at 0).
     token_inputs=V: the input is token ids [B, T] read as one-hot words over a vocabulary of V (see the module docstring).
+    sigma_variable="log_sigma": the noise variables hold log sigma, not log sigma^2 (see SparseVDWeights).
     """
 
     STOCHASTIC = ("kernel", "recurrent_kernel", "input_neurons", "hidden_neurons", "gate_preactivations")
@@ -173,7 +207,7 @@ class BayesianLSTM(SparseVDWeights, ScannedRNN):
     def __init__(self, units: int, stateful: bool = False, kernel_initializer="glorot_uniform",
                  init_log_sigma2: float = -10.0, seed: int | None = None, gate_groups: bool = True,
                  group_noise: str = "batch", hidden_scaling: str = "recurrence", unit_forget_bias: bool = False,
-                 token_inputs: int = 0, **kwargs):
+                 token_inputs: int = 0, sigma_variable: str = "log_sigma2", **kwargs):
         super().__init__(units, stateful=stateful, **kwargs)
         if group_noise not in GROUP_NOISE:
             raise ValueError(f"group_noise={group_noise!r}: use one of {GROUP_NOISE}")
@@ -185,7 +219,7 @@ class BayesianLSTM(SparseVDWeights, ScannedRNN):
         self.gate_groups = bool(gate_groups)
         self.group_noise = group_noise
         self.token_inputs = int(token_inputs)
-        self._init_sparse_vd(init_log_sigma2, seed)
+        self._init_sparse_vd(init_log_sigma2, seed, sigma_variable)
 
     @property
     def stochastic(self) -> tuple:
@@ -249,7 +283,7 @@ class BayesianLSTM(SparseVDWeights, ScannedRNN):
         and looking rows up (the rows not read do not reach the loss), without the V x 4H normal draws.
         """
         mu = ops.take(self.kernel, tokens, axis=0)
-        log_sigma2 = ops.take(self.kernel_log_sigma2, tokens, axis=0)
+        log_sigma2 = self.log_sigma2("kernel", rows=tokens)
         if not training:
             return posterior_value(mu, log_sigma2)
         flat = ops.reshape(tokens, (-1,))
@@ -276,12 +310,12 @@ class BayesianDense(SparseVDWeights, keras.layers.Layer):
     STOCHASTIC = ("kernel",)
 
     def __init__(self, units: int, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 init_log_sigma2: float = -10.0, seed: int | None = None, **kwargs):
+                 init_log_sigma2: float = -10.0, seed: int | None = None, sigma_variable: str = "log_sigma2", **kwargs):
         super().__init__(**kwargs)
         self.units = units
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
-        self._init_sparse_vd(init_log_sigma2, seed)
+        self._init_sparse_vd(init_log_sigma2, seed, sigma_variable)
 
     def build(self, input_shape):
         self.add_stochastic_weight("kernel", (int(input_shape[-1]), self.units), self.kernel_initializer)
@@ -315,11 +349,11 @@ class BayesianEmbedding(SparseVDWeights, keras.layers.Layer):
     STOCHASTIC = ("embeddings",)
 
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform",
-                 init_log_sigma2: float = -10.0, seed: int | None = None, **kwargs):
+                 init_log_sigma2: float = -10.0, seed: int | None = None, sigma_variable: str = "log_sigma2", **kwargs):
         super().__init__(**kwargs)
         self.input_dim, self.output_dim = input_dim, output_dim
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
-        self._init_sparse_vd(init_log_sigma2, seed)
+        self._init_sparse_vd(init_log_sigma2, seed, sigma_variable)
 
     def build(self, input_shape):
         self.add_stochastic_weight("embeddings", (self.input_dim, self.output_dim), self.embeddings_initializer)
@@ -330,7 +364,7 @@ class BayesianEmbedding(SparseVDWeights, keras.layers.Layer):
             return ops.take(self._value("embeddings", False), inputs, axis=0)
         mu = ops.take(self.embeddings, inputs, axis=0)
         noise = keras.random.normal(ops.shape(mu), seed=self.seed_generator, dtype=mu.dtype)
-        return posterior_value(mu, ops.take(self.embeddings_log_sigma2, inputs, axis=0), noise)
+        return posterior_value(mu, self.log_sigma2("embeddings", rows=inputs), noise)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape, self.output_dim)
@@ -346,7 +380,7 @@ class BayesianEmbedding(SparseVDWeights, keras.layers.Layer):
 
 
 def _kept(layer, name) -> np.ndarray:
-    mu, ls2 = getattr(layer, name).numpy(), getattr(layer, name + "_log_sigma2").numpy()
+    mu, ls2 = getattr(layer, name).numpy(), ops.convert_to_numpy(layer.log_sigma2(name))
     return (ops.convert_to_numpy(log_alpha(mu, ls2)) < LOG_ALPHA_THRESHOLD) & (mu != 0)
 
 

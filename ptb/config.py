@@ -55,6 +55,8 @@ class PTBConfig:
     bayes_group_noise: str = "batch"  # Bayesian: group variables drawn once per "batch", or per "sequence"
     bayes_hidden_scaling: str = "recurrence"  # Bayesian: z_h scales h where the "recurrence" reads it, or the "output"
     bayes_init: str = "uniform"  # Bayesian: the preset's uniform init, or "lobacheva" (orthogonal, forget bias 1, ...)
+    bayes_log_alpha_clip: float = 10.0  # Bayesian: the KL clips log alpha to [-this, this] (Lobacheva et al.'s code: 8)
+    bayes_sigma_variable: str = "log_sigma2"  # Bayesian: the noise variables hold "log_sigma2", or "log_sigma" (theirs)
     gate_hidden: int = 0  # H-LSTMs with this gate hidden width, trained by grow-and-prune (Dai et al.), when > 0
     seed_density: float = 0.5  # grow-and-prune: density of the random initial masks
     grow_epochs: int = 2  # grow-and-prune: growth before epochs 2 .. grow_epochs + 1
@@ -64,7 +66,7 @@ class PTBConfig:
 
     def __post_init__(self):
         """Refuse values that would train without complaint and do the wrong thing (JSON files reach here unchecked)."""
-        for key in ("init_scale", "learning_rate", "max_grad_norm", "lr_decay"):
+        for key in ("init_scale", "learning_rate", "max_grad_norm", "lr_decay", "bayes_log_alpha_clip"):
             check_range(key, getattr(self, key), 0.0, low_open=True)
         for key in ("weight_decay", "group_lasso", "row_col_lasso", "zero_threshold", "set_epsilon", "kl_weight",
                     "grow_fraction"):
@@ -82,7 +84,8 @@ class PTBConfig:
             check_range(key, getattr(self, key), 1)
         for key in ("gate_hidden", "grow_epochs", "prune_epochs", "lr_step_epochs"):
             check_range(key, getattr(self, key), 0)
-        choices = {"lr_schedule": ("exponential", "step"), "optimizer": ("gd", "adam"), "freeze_mode": ("", "element")}
+        choices = {"lr_schedule": ("exponential", "step"), "optimizer": ("gd", "adam"), "freeze_mode": ("", "element"),
+                   "bayes_sigma_variable": ("log_sigma2", "log_sigma")}
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key} must be one of {allowed}, got {getattr(self, key)!r}")

@@ -41,10 +41,11 @@ def build_language_model(config: PTBConfig, vocab_size: int, batch_size: int, nu
     tokens = keras.Input(batch_shape=(batch_size, num_steps), dtype="int32", name="tokens")
     bayes_all = config.kl_weight and config.bayes_layers == "all"  # embedding and softmax sparsified too
     bayes_init = _bayesian_initialization(config, init, seed)
+    sigma = {"sigma_variable": config.bayes_sigma_variable}
     if config.one_hot_input:  # the Bayesian LSTM looks its kernel rows up; a stock one multiplies one-hot vectors
         x = tokens if config.kl_weight else iss_layers.OneHot(vocab_size, name="one_hot")(tokens)
     elif bayes_all:
-        x = common.bayes.BayesianEmbedding(vocab_size, config.hidden_size, **bayes_init["embedding"],
+        x = common.bayes.BayesianEmbedding(vocab_size, config.hidden_size, **bayes_init["embedding"], **sigma,
                                            seed=None if seed is None else seed + 99, name="embedding")(tokens)
     else:
         x = keras.layers.Embedding(vocab_size, config.hidden_size, embeddings_initializer=init, name="embedding")(tokens)
@@ -56,7 +57,8 @@ def build_language_model(config: PTBConfig, vocab_size: int, batch_size: int, nu
                                    name=f"lstm_{i}")(x)
             continue
         if config.kl_weight:  # structured Bayesian sparsification: weights, neurons (and gates unless bayes_gates=False)
-            x = common.bayes.BayesianLSTM(units, stateful=stateful, **bayes_init["lstm"](i), gate_groups=config.bayes_gates,
+            x = common.bayes.BayesianLSTM(units, stateful=stateful, **bayes_init["lstm"](i), **sigma,
+                                          gate_groups=config.bayes_gates,
                                           group_noise=config.bayes_group_noise, hidden_scaling=config.bayes_hidden_scaling,
                                           token_inputs=vocab_size if config.one_hot_input and i == 0 else 0,
                                           seed=None if seed is None else seed + 100 + i, name=f"lstm_{i}")(x)
@@ -68,8 +70,8 @@ def build_language_model(config: PTBConfig, vocab_size: int, batch_size: int, nu
         if rate > 0:
             x = keras.layers.Dropout(rate, seed=None if seed is None else seed + i + 1, name=f"lstm_{i}_dropout")(x)
     if bayes_all:
-        logits = common.bayes.BayesianDense(vocab_size, **bayes_init["softmax"], seed=None if seed is None else seed + 98,
-                                            name="softmax")(x)
+        logits = common.bayes.BayesianDense(vocab_size, **bayes_init["softmax"], **sigma,
+                                            seed=None if seed is None else seed + 98, name="softmax")(x)
     else:
         logits = keras.layers.Dense(vocab_size, kernel_initializer=init, bias_initializer=init, name="softmax")(x)
     return keras.Model(tokens, logits, name=name)
@@ -132,7 +134,7 @@ def sparsity_penalty(model, groups, config: PTBConfig) -> common.SparsityPenalty
     """ISS group Lasso + L1 (all weights but the embedding) + row/column group Lasso; or the Bayesian KL."""
     if config.kl_weight:
         pairs = [p for layer in _bayesian_layers(model) for p in layer.kl_pairs()]
-        return common.SparsityPenalty([common.bayes.LogUniformKL(pairs, config.kl_weight)])
+        return common.SparsityPenalty([common.bayes.LogUniformKL(pairs, config.kl_weight, config.bayes_log_alpha_clip)])
     l1_vars = [v.path for v in model.trainable_weights if not v.path.startswith("embedding/")]
     terms = [common.StructureGroupLasso(groups, config.group_lasso), common.L1(l1_vars, config.weight_decay)]
     for layer, row_multi, col_multi in config.row_col_multipliers:

@@ -68,7 +68,16 @@ flags.DEFINE_float("zero_threshold", None, "Zero |w| below this after every step
                    lower_bound=0.0)
 
 
-BAYES_FLAGS = ("bayes_layers", "bayes_gates", "bayes_group_noise", "bayes_hidden_scaling", "bayes_init")  # = config fields
+flags.DEFINE_float("bayes_log_alpha_clip", 10.0, "bayes_structured: the KL term clips log alpha to [-this, this], "
+                   "and no weight outside feels it; Molchanov et al.'s and Lobacheva et al.'s code clip to 8.",
+                   lower_bound=0.0)
+flags.DEFINE_enum("bayes_sigma_variable", "log_sigma2", ["log_sigma2", "log_sigma"], "bayes_structured: the trained "
+                  "noise variable of each weight holds log sigma^2, or log sigma as in Lobacheva et al.'s code (the same "
+                  "model; Adam then moves log sigma^2 twice as fast).")
+
+
+BAYES_FLAGS = ("bayes_layers", "bayes_gates", "bayes_group_noise", "bayes_hidden_scaling", "bayes_init",
+               "bayes_log_alpha_clip", "bayes_sigma_variable")  # = config fields
 
 
 def resolve_config():

@@ -6,6 +6,7 @@ import pytest
 
 import common
 from common.bayes import (
+    SIGMA_VARIABLES,
     BayesianDense,
     BayesianEmbedding,
     BayesianLSTM,
@@ -59,6 +60,62 @@ def test_kl_differs_from_lobachevas_rounded_fit_by_a_constant_and_a_small_slope(
     resolved = np.abs(their_slope) > 0.01  # where float32 (JAX) resolves it: log alpha < 3.9, past the threshold 3
     slope_ratio = np.gradient(ours, la)[resolved] / their_slope[resolved]
     assert np.abs(slope_ratio - 1).max() < 0.015 and np.abs(slope_ratio - 1).max() > 0.01  # rounded, not identical
+
+
+def _kl(log_alpha_value, clip):
+    return float(keras.ops.convert_to_numpy(kl_log_uniform(np.array([1.0]), np.array([log_alpha_value]), clip)))
+
+
+def test_the_kl_clip_decides_how_far_down_log_alpha_feels_the_kl():
+    """Lobacheva et al.'s code (and Molchanov et al.'s) clip log alpha to [-8, 8] in the KL, ours to [-10, 10]:
+    between -10 and -8 ours still pulls log alpha up (about 0.5 per unit), theirs is flat there."""
+    assert _kl(-9.5, 10.0) - _kl(-8.5, 10.0) == pytest.approx(0.5, abs=0.01)
+    assert _kl(-9.5, 8.0) == _kl(-8.5, 8.0) == _kl(-8.0, 8.0) == pytest.approx(_kl(-8.0, 10.0), rel=1e-6)
+    assert _kl(-5.0, 8.0) == _kl(-5.0, 10.0) and _kl(2.0, 8.0) == _kl(2.0, 10.0)
+    assert _kl(9.0, 8.0) == pytest.approx(_kl(8.0, 8.0), rel=1e-6) and _kl(9.0, 10.0) < 0.5 * _kl(8.0, 10.0)
+    with pytest.raises(ValueError, match="log_alpha_clip=0.0: must be > 0"):
+        LogUniformKL([], 1.0, log_alpha_clip=0.0)
+
+
+def _one_adam_step_model(sigma_variable, x):
+    inputs = keras.Input((x.shape[1],))
+    layer = BayesianDense(3, kernel_initializer=keras.initializers.RandomUniform(-1, 1, seed=0), init_log_sigma2=-6.0,
+                          seed=5, sigma_variable=sigma_variable, name="bayes")
+    plain = keras.Model(inputs, layer(inputs))
+    penalty = SparsityPenalty([LogUniformKL(layer.kl_pairs(), 0.1, log_alpha_clip=8.0)])
+    model = common.SparseModel(inputs=plain.inputs, outputs=plain.outputs, penalty=penalty)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    return model, layer, penalty
+
+
+def test_log_sigma_variables_are_the_same_model_but_adam_moves_log_sigma2_twice_as_fast():
+    """sigma_variable="log_sigma" (Lobacheva et al.'s code) changes what is trained, not the model: the same draws,
+    outputs, KL and structure; but Adam's first step, about lr per variable whatever the gradient's scale, moves log
+    sigma by lr, so log sigma^2 by twice what it moves with the log sigma^2 variables."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(16, 4)).astype("float32"), rng.normal(size=(16, 3)).astype("float32")
+    runs = {v: _one_adam_step_model(v, x) for v in SIGMA_VARIABLES}
+    (ours, ours_layer, ours_kl), (theirs, theirs_layer, theirs_kl) = runs["log_sigma2"], runs["log_sigma"]
+    assert not hasattr(theirs_layer, "kernel_log_sigma2") and theirs_layer.kernel_log_sigma.path == "bayes/kernel_log_sigma"
+    np.testing.assert_array_equal(theirs_layer.kernel_log_sigma.numpy(), np.full((4, 3), -3.0, "float32"))
+    theirs_layer.kernel_log_sigma.assign(theirs_layer.kernel_log_sigma.numpy() + rng.normal(0, 1, (4, 3)).astype("float32"))
+    ours_layer.kernel_log_sigma2.assign(2 * theirs_layer.kernel_log_sigma.numpy())  # the same posterior
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(ours_kl()), keras.ops.convert_to_numpy(theirs_kl()), rtol=1e-6)
+    for training in (True, False):  # same seed, same draw
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(ours_layer(x, training=training)),
+                                   keras.ops.convert_to_numpy(theirs_layer(x, training=training)), rtol=1e-5, atol=1e-6)
+    assert structure_report(ours_layer) == structure_report(theirs_layer)
+    assert BayesianDense.from_config(theirs_layer.get_config()).sigma_variable == "log_sigma"
+    before = ours_layer.kernel_log_sigma2.numpy()
+    for model in (ours, theirs):
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    ours_step = ours_layer.kernel_log_sigma2.numpy() - before
+    theirs_step = 2 * theirs_layer.kernel_log_sigma.numpy() - before
+    full = np.abs(ours_step) > 0.0099  # lr, in log sigma^2 (less only where the gradient is near Adam's epsilon)
+    assert full.sum() >= 10, ours_step
+    np.testing.assert_allclose(theirs_step[full], 2 * ours_step[full], rtol=0.01)  # lr in log sigma: 2 lr in log sigma^2
+    with pytest.raises(ValueError, match="sigma_variable='sigma': use one of"):
+        BayesianDense(3, sigma_variable="sigma")
 
 
 def _thresholded(layer, name):
