@@ -248,6 +248,12 @@ def test_bayes_structured_run_reports_what_survives(tmp_path, tiny_corpus, layer
         (row,) = list(csv.DictReader(f))
     assert int(row["nonzero_weights"]) == results["nonzero_weights"] and int(row["weights"]) == total
     assert int(row["lstm_0/hidden_neurons"]) == layer["hidden_neurons"] and float(row["compression"]) > 1
+    spread = json.loads(run("benchmarks.log_alpha", str(save)).stdout)  # where its log alphas lie
+    assert (spread["epochs"], spread["log_alpha_clip"], spread["sigma_variable"]) == (1, clip, sigma)
+    assert all(sum(v for k, v in counts.items() if k.startswith("[")) == counts["entries"] > 0
+               for counts in spread["variables"].values())
+    if bayes_layers == "all":  # the softmax keeps what its log alphas keep
+        assert spread["variables"]["softmax/kernel"]["kept"] == results["structure"]["softmax"]["weights"]
     out = tmp_path / "dense"
     proc = run("ptb.extract", f"--restore_path={save}", f"--output={out}")  # into stock LSTMs
     hidden = json.loads(proc.stdout.split("Hidden sizes: ")[1].splitlines()[0])

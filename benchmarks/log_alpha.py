@@ -1,0 +1,64 @@
+"""Where a Bayesian run's log alphas lie, and how many of them the KL's clip range leaves alone.
+
+    python -m benchmarks.log_alpha runs/RUN
+
+The KL term reads log alpha clipped to [-c, c] (`--bayes_log_alpha_clip`; ours 10, Lobacheva et
+al.'s and Molchanov et al.'s code 8), so a weight outside that range feels no KL at all. Below -8
+our KL still pulls a weight up (about 0.5 per unit of log alpha, as strong as anywhere below 0)
+where theirs has let it go: how many kept weights sit there says how much that difference can
+matter for a run. Reads the run's last checkpoint (a run still training works too) and prints one
+JSON line: per Bayesian variable, how many entries fall in each log-alpha interval, how many are
+kept at evaluation (log alpha < 3), and the totals.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+from keras import ops
+
+from common.bayes import LOG_ALPHA_THRESHOLD, SparseVDWeights, log_alpha
+from common.experiment import restore_model
+from common.run_folder import latest_checkpoint
+
+EDGES = (-10.0, -8.0, LOG_ALPHA_THRESHOLD, 8.0, 10.0)
+
+
+def interval_names(edges=EDGES) -> list[str]:
+    bounds = [-np.inf, *edges, np.inf]
+    return [f"[{lo:g}, {hi:g})" for lo, hi in zip(bounds, bounds[1:])]
+
+
+def log_alpha_counts(layer: SparseVDWeights, name: str, edges=EDGES) -> dict:
+    """Entries of one stochastic variable per log-alpha interval, and the kept ones (log alpha < 3, mean not 0)."""
+    mu = ops.convert_to_numpy(getattr(layer, name))
+    la = ops.convert_to_numpy(log_alpha(mu, layer.log_sigma2(name))).ravel()
+    counts = np.histogram(la, bins=[-np.inf, *edges, np.inf])[0]
+    return {"entries": int(la.size), "kept": int(((la < LOG_ALPHA_THRESHOLD) & (mu.ravel() != 0)).sum()),
+            **{k: int(n) for k, n in zip(interval_names(edges), counts)}}
+
+
+def run_report(run_path: str) -> dict:
+    from ptb.model import TASK
+
+    model, config, _, _ = restore_model(TASK, run_path)
+    layers = [layer for layer in model.layers if isinstance(layer, SparseVDWeights)]
+    if not layers:
+        raise SystemExit(f"{run_path}: no Bayesian layers (a --method=bayes_structured run has them)")
+    variables = {f"{layer.name}/{name}": log_alpha_counts(layer, name) for layer in layers for name in layer.stochastic}
+    total = {k: sum(v[k] for v in variables.values()) for k in next(iter(variables.values()))}
+    state, _ = latest_checkpoint(run_path)
+    return {"run": run_path, "epochs": state["epoch"], "log_alpha_clip": config.bayes_log_alpha_clip,
+            "sigma_variable": config.bayes_sigma_variable, "total": total, "variables": variables}
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 1:
+        raise SystemExit(__doc__.strip().splitlines()[2].strip())
+    print(json.dumps(run_report(argv[0])))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
