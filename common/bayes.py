@@ -103,8 +103,13 @@ class LogUniformKL:
                 raise ValueError(f"{mu} {tuple(shapes[mu])} and {ls2} {tuple(shapes[ls2])} must have the same shape")
 
     def __call__(self, values):
-        return self.strength * sum(kl_log_uniform(values[mu], log_sigma2_factor(ls) * values[ls], self.log_alpha_clip)
+        return self.strength * sum(kl_log_uniform(values[mu], self._log_sigma2(ls, values), self.log_alpha_clip)
                                    for mu, ls in self.pairs)
+
+    @staticmethod
+    def _log_sigma2(path, values):
+        factor = log_sigma2_factor(path)
+        return values[path] if factor == 1.0 else factor * values[path]
 
 
 class SparseVDWeights:
