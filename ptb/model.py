@@ -308,7 +308,8 @@ TASK = LanguageModelTask(
     make_optimizer=make_optimizer,
     attach_thresholds=attach_thresholds,
     architecture=lambda config: f"LSTM sizes {config.lstm_sizes}, "
-                                + ("one-hot input" if config.one_hot_input else f"embedding {config.hidden_size}"),
+                                + ("one-hot input" if config.one_hot_input else f"embedding {config.hidden_size}")
+                                + (f", Bayesian with {config.bayes_sigma_variable} variables" if config.kl_weight else ""),
     compact_config=compact_config,
     extraction_plan=extraction_plan,
     epoch_callbacks=epoch_callbacks,

@@ -82,6 +82,19 @@ def test_copy_between_different_architectures_is_a_clear_error():
         copy_trainable_weights(a, b)
 
 
+def test_bayesian_runs_with_other_noise_variables_are_told_apart_where_their_weights_files_are_not(tmp_path):
+    """A log sigma^2 model's weights load into a log sigma model without complaint (same shapes, same order),
+    which would read each log sigma^2 as a log sigma; the architecture, which restoring checks, differs."""
+    ours = dataclasses.replace(CONFIG, kl_weight=1e-3, bayes_layers="all")
+    theirs = dataclasses.replace(ours, bayes_sigma_variable="log_sigma")
+    path = str(tmp_path / "ours.weights.h5")
+    build_language_model(ours, 12, 2, 3, seed=0).save_weights(path)
+    build_language_model(theirs, 12, 2, 3, seed=0).load_weights(path)  # no error: the hazard
+    assert TASK.architecture(ours) != TASK.architecture(theirs)
+    assert TASK.architecture(ours).endswith("Bayesian with log_sigma2 variables")
+    assert "Bayesian" not in TASK.architecture(CONFIG)
+
+
 def _remove(layer, name, indices):
     """Make these entries of a Bayesian group variable pure noise (log alpha > 3): removed at evaluation."""
     log_sigma2 = getattr(layer, name + "_log_sigma2")
