@@ -1,6 +1,10 @@
-"""Our Bayesian run next to one of Lobacheva et al.'s public training logs, epoch by epoch (markdown table).
+"""Our Bayesian runs next to one of Lobacheva et al.'s public training logs, epoch by epoch (markdown table).
 
     python -m benchmarks.epochs_vs_lobacheva runs/methods256/bayes_wn_theirmodel_adam150 log_lcrl.txt
+    python -m benchmarks.epochs_vs_lobacheva [LABEL=]RUN [[LABEL=]RUN ...] log_lcrl.txt     # several runs side by side
+
+A RUN is a ptb.train run folder (its log.csv and structure.csv), or the prefix of the copies kept
+in results/ (RUN.log.csv and RUN.structure.csv, e.g. results/methods/lobacheva150/bayes_wn_theirmodel_adam150).
 
 Their logs (tipt0p/SparseBayesianRNN, Experiments/Word_PTB/Results/log_*.txt; download them, they
 are not part of this repository) print after every epoch the validation and test perplexity and
@@ -54,13 +58,26 @@ def _rows(path: str) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+def run_files(run: str) -> tuple[str, str]:
+    """(log.csv, structure.csv) of a run folder, or of the copies RUN.log.csv and RUN.structure.csv."""
+    if os.path.isdir(run):
+        return os.path.join(run, "log.csv"), os.path.join(run, "structure.csv")
+    return run + ".log.csv", run + ".structure.csv"
+
+
+def labelled_run(arg: str) -> tuple[str, dict[int, dict]]:
+    """LABEL=RUN or RUN (labelled by its last path component) -> (label, read_our_run(RUN))."""
+    label, _, run = arg.rpartition("=") if "=" in arg and not os.path.exists(arg) else ("", "", arg)
+    return label or os.path.basename(run.rstrip("/")), read_our_run(run)
+
+
 def read_our_run(run: str) -> dict[int, dict]:
-    """{epoch (1-based): {"valid", and from structure.csv "hidden", "their_count", "model"}} of a run folder."""
-    log = os.path.join(run, "log.csv")
+    """{epoch (1-based): {"valid", and from structure.csv "hidden", "their_count", "model"}} of a run (see run_files)."""
+    log, structure = run_files(run)
     if not os.path.isfile(log):
-        raise FileNotFoundError(f"{log} not found: give a ptb.train run folder")
-    epochs = {int(r["epoch"]) + 1: {"valid": float(r["val_ppl"])} for r in _rows(log)}
-    for r in _rows(os.path.join(run, "structure.csv")):
+        raise FileNotFoundError(f"{log} not found: give a ptb.train run folder or the prefix of its copies")
+    epochs = {int(r["epoch"]) + 1: {"valid": float(r["val_ppl"])} for r in _rows(log)}  # a resumed epoch: its last row
+    for r in _rows(structure):
         entry = epochs.setdefault(int(r["epoch"]) + 1, {})
         layers = {k.split("/")[0] for k in r if k.endswith("/weights_total")}
         kept = sum(int(r[f"{layer}/weights"]) for layer in layers)
@@ -72,10 +89,11 @@ def read_our_run(run: str) -> dict[int, dict]:
     return epochs
 
 
-def table(ours: dict[int, dict], theirs: dict[int, dict]) -> list[str]:
-    def cell(entry, key, fmt):
-        return fmt.format(entry[key]) if key in entry else "-"
+def cell(entry: dict, key: str, fmt: str) -> str:
+    return fmt.format(entry[key]) if key in entry else "-"
 
+
+def table(ours: dict[int, dict], theirs: dict[int, dict]) -> list[str]:
     lines = ["| epoch | valid theirs | valid ours | test theirs | compression theirs | ours, their count | ours, model "
              "| hidden neurons theirs | ours |", "|---|---|---|---|---|---|---|---|---|"]
     for epoch in sorted(set(ours) & set(theirs)):
@@ -86,12 +104,29 @@ def table(ours: dict[int, dict], theirs: dict[int, dict]) -> list[str]:
     return lines
 
 
+def side_by_side(runs: dict[str, dict[int, dict]], theirs: dict[int, dict]) -> list[str]:
+    """Several of our runs (by name) beside their log: validation perplexity, compression by their count, hidden neurons."""
+    names = list(runs)
+    lines = ["| epoch | valid theirs | " + " | ".join(f"valid {n}" for n in names) + " | compression theirs | "
+             + " | ".join(f"their count, {n}" for n in names) + " | hidden neurons theirs | "
+             + " | ".join(f"hidden, {n}" for n in names) + " |", "|---" * (3 + 3 * len(names)) + "|"]
+    for epoch in sorted(set(theirs) & set().union(*runs.values())):
+        a, ours = theirs[epoch], [runs[n].get(epoch, {}) for n in names]
+        lines.append(f"| {epoch} | {cell(a, 'valid', '{:.2f}')} | " + " | ".join(cell(b, "valid", "{:.2f}") for b in ours)
+                     + f" | {cell(a, 'compression', '{:.2f}x')} | " + " | ".join(cell(b, "their_count", "{:.2f}x") for b in ours)
+                     + f" | {a.get('hidden', '-')} | " + " | ".join(b.get("hidden", "-") for b in ours) + " |")
+    return lines
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 3:
-        print(__doc__.strip().splitlines()[2], file=sys.stderr)
+    if len(argv) < 3:
+        print("\n".join(__doc__.strip().splitlines()[2:4]), file=sys.stderr)
         return 2
     try:
-        lines = table(read_our_run(argv[1]), read_their_log(argv[2]))
+        theirs, runs = read_their_log(argv[-1]), dict(labelled_run(r) for r in argv[1:-1])
+        if len(runs) < len(argv) - 2:
+            raise ValueError("two runs have the same name; give each once")
+        lines = table(next(iter(runs.values())), theirs) if len(runs) == 1 else side_by_side(runs, theirs)
     except (OSError, ValueError) as error:
         print(f"epochs_vs_lobacheva: {error}", file=sys.stderr)
         return 1
