@@ -67,6 +67,12 @@ def log_sigma2_factor(path: str) -> float:
     return 2.0 if path.endswith("_log_sigma") else 1.0
 
 
+def as_log_sigma2(value, path: str):
+    """The value of the noise variable at `path` as log sigma^2 (a log sigma^2 variable's value as it is)."""
+    factor = log_sigma2_factor(path)
+    return value if factor == 1.0 else factor * value
+
+
 def kl_log_uniform(mu, log_sigma2, log_alpha_clip: float = LOG_ALPHA_CLIP):
     """Sum over the elements of KL(N(mu, sigma^2) || log-uniform), the approximation above (>= 0).
 
@@ -103,13 +109,8 @@ class LogUniformKL:
                 raise ValueError(f"{mu} {tuple(shapes[mu])} and {ls2} {tuple(shapes[ls2])} must have the same shape")
 
     def __call__(self, values):
-        return self.strength * sum(kl_log_uniform(values[mu], self._log_sigma2(ls, values), self.log_alpha_clip)
+        return self.strength * sum(kl_log_uniform(values[mu], as_log_sigma2(values[ls], ls), self.log_alpha_clip)
                                    for mu, ls in self.pairs)
-
-    @staticmethod
-    def _log_sigma2(path, values):
-        factor = log_sigma2_factor(path)
-        return values[path] if factor == 1.0 else factor * values[path]
 
 
 class SparseVDWeights:
@@ -150,7 +151,7 @@ class SparseVDWeights:
         """log sigma^2 of the stochastic weight `name` as a tensor (rows: only those rows of its leading axis)."""
         variable = self.noise_variable(name)
         value = ops.convert_to_tensor(variable) if rows is None else ops.take(variable, rows, axis=0)
-        return 2.0 * value if self.sigma_variable == "log_sigma" else value
+        return as_log_sigma2(value, variable.path)
 
     def kl_pairs(self):
         """(mu path, noise variable path) of every stochastic variable, for LogUniformKL."""
