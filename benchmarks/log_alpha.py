@@ -19,7 +19,7 @@ import sys
 import numpy as np
 from keras import ops
 
-from common.bayes import LOG_ALPHA_THRESHOLD, SparseVDWeights, log_alpha
+from common.bayes import LOG_ALPHA_THRESHOLD, SparseVDWeights, kept_at_evaluation, log_alpha
 from common.experiment import restore_model
 from common.run_folder import latest_checkpoint
 
@@ -36,7 +36,7 @@ def log_alpha_counts(layer: SparseVDWeights, name: str, edges=EDGES) -> dict:
     mu = ops.convert_to_numpy(getattr(layer, name))
     la = ops.convert_to_numpy(log_alpha(mu, layer.log_sigma2(name))).ravel()
     counts = np.histogram(la, bins=[-np.inf, *edges, np.inf])[0]
-    return {"entries": int(la.size), "kept": int(((la < LOG_ALPHA_THRESHOLD) & (mu.ravel() != 0)).sum()),
+    return {"entries": int(la.size), "kept": int(kept_at_evaluation(layer, name).sum()),
             **{k: int(n) for k, n in zip(interval_names(edges), counts)}}
 
 

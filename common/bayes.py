@@ -385,7 +385,8 @@ class BayesianEmbedding(SparseVDWeights, keras.layers.Layer):
         return config
 
 
-def _kept(layer, name) -> np.ndarray:
+def kept_at_evaluation(layer, name) -> np.ndarray:
+    """Which entries of the stochastic variable `name` evaluation keeps: log alpha < 3 and a non-zero mean."""
     mu, ls2 = getattr(layer, name).numpy(), ops.convert_to_numpy(layer.log_sigma2(name))
     return (ops.convert_to_numpy(log_alpha(mu, ls2)) < LOG_ALPHA_THRESHOLD) & (mu != 0)
 
@@ -397,13 +398,13 @@ def structure_report(layer: SparseVDWeights) -> dict:
     feeds its preactivation is removed (live inputs and hidden neurons only).
     """
     if not isinstance(layer, BayesianLSTM):
-        kept = _kept(layer, layer.stochastic[0])
+        kept = kept_at_evaluation(layer, layer.stochastic[0])
         return {"weights": int(kept.sum()), "weights_total": int(kept.size)}
     h = layer.units
-    zx = np.ones(layer.token_inputs, bool) if layer.token_inputs else _kept(layer, "input_neurons")
-    zh = _kept(layer, "hidden_neurons")
-    zg = _kept(layer, "gate_preactivations") if layer.gate_groups else np.ones(4 * h, bool)
-    wx, wh = _kept(layer, "kernel") & zx[:, None], _kept(layer, "recurrent_kernel") & zh[:, None]
+    zx = np.ones(layer.token_inputs, bool) if layer.token_inputs else kept_at_evaluation(layer, "input_neurons")
+    zh = kept_at_evaluation(layer, "hidden_neurons")
+    zg = kept_at_evaluation(layer, "gate_preactivations") if layer.gate_groups else np.ones(4 * h, bool)
+    wx, wh = kept_at_evaluation(layer, "kernel") & zx[:, None], kept_at_evaluation(layer, "recurrent_kernel") & zh[:, None]
     fed = wx.any(axis=0) | wh.any(axis=0)
     live_gates = zg & fed
     return {
