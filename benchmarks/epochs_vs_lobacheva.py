@@ -2,6 +2,7 @@
 
     python -m benchmarks.epochs_vs_lobacheva runs/methods256/bayes_wn_theirmodel_adam150 log_lcrl.txt
     python -m benchmarks.epochs_vs_lobacheva [LABEL=]RUN [[LABEL=]RUN ...] log_lcrl.txt     # several runs side by side
+    python -m benchmarks.epochs_vs_lobacheva --by_layer [LABEL=]RUN [...] log_lcrl.txt     # kept weights per layer
 
 A RUN is a ptb.train run folder (its log.csv and structure.csv), or the prefix of the copies kept
 in results/ (RUN.log.csv and RUN.structure.csv, e.g. results/methods/lobacheva150/bayes_wn_theirmodel_adam150).
@@ -13,6 +14,10 @@ Their compression counts the weight matrices only (no biases); our column "their
 same from structure.csv (the kept weights of every Bayesian layer over the layers' matrix sizes),
 "model" is ours (the extracted model's non-zeros, biases included). Our log.csv has the
 validation perplexity per epoch, not the test one. Only epochs present in both are listed.
+
+`--by_layer` says where the compressions differ: the weights kept in the LSTM (their w_x + w_h,
+our lstm_* layers' kernels) and in the softmax (their Dense w, our softmax layer), each after the
+removed hidden neurons are taken out. An embedding, which their model lacks, is left out.
 """
 
 from __future__ import annotations
@@ -27,10 +32,12 @@ VALID = re.compile(r"^Val \(clip\): ([\d.]+)")
 TEST = re.compile(r"^Test \(clip\): ([\d.]+)")
 HIDDEN = re.compile(r"z_h: (\d+)/(\d+)")
 COMPRESSION = re.compile(r"Overall compression: ([\d.]+)")
+LSTM_KEPT = re.compile(r"\(w_[xh]: (\d+)/\d+\)")
+SOFTMAX_KEPT = re.compile(r"Dense: \(w: (\d+)/\d+\)")
 
 
 def read_their_log(path: str) -> dict[int, dict]:
-    """{epoch (1-based): {"valid", "test", "hidden", "compression"}} from one of their training logs."""
+    """{epoch (1-based): {"valid", "test", "hidden", "compression", "kept": {"lstm", "softmax"}}} from one of their logs."""
     epochs, current = {}, None
     with open(path, encoding="utf-8") as f:
         for line in f:
@@ -46,6 +53,8 @@ def read_their_log(path: str) -> dict[int, dict]:
                 current["compression"] = float(m.group(1))
                 if h := HIDDEN.search(line):
                     current["hidden"] = f"{h.group(1)}/{h.group(2)}"
+                if (lstm := LSTM_KEPT.findall(line)) and (softmax := SOFTMAX_KEPT.search(line)):
+                    current["kept"] = {"lstm": sum(map(int, lstm)), "softmax": int(softmax.group(1))}
     if not epochs:
         raise ValueError(f"{path}: no 'Epoch N took' lines: not one of Lobacheva et al.'s training logs")
     return epochs
@@ -72,7 +81,10 @@ def labelled_run(arg: str) -> tuple[str, dict[int, dict]]:
 
 
 def read_our_run(run: str) -> dict[int, dict]:
-    """{epoch (1-based): {"valid", and from structure.csv "hidden", "their_count", "model"}} of a run (see run_files)."""
+    """{epoch (1-based): {"valid", and from structure.csv "hidden", "their_count", "model", "kept"}} of a run (see run_files).
+
+    "kept" is {"lstm": the kept weights of every lstm_* layer, "softmax": those of the softmax}, as in their logs.
+    """
     log, structure = run_files(run)
     if not os.path.isfile(log):
         raise FileNotFoundError(f"{log} not found: give a ptb.train run folder or the prefix of its copies")
@@ -84,6 +96,8 @@ def read_our_run(run: str) -> dict[int, dict]:
         total = sum(int(r[f"{layer}/weights_total"]) for layer in layers)
         entry["their_count"] = total / max(kept, 1)
         entry["model"] = float(r["compression"])
+        entry["kept"] = {"lstm": sum(int(r[f"{layer}/weights"]) for layer in layers if layer.startswith("lstm")),
+                         "softmax": int(r["softmax/weights"]) if "softmax" in layers else 0}
         entry["hidden"] = "; ".join(f"{r[k]}/{r[k.replace('hidden_neurons', 'units')]}" for k in r
                                     if k.endswith("/hidden_neurons"))
     return epochs
@@ -118,15 +132,32 @@ def side_by_side(runs: dict[str, dict[int, dict]], theirs: dict[int, dict]) -> l
     return lines
 
 
+def by_layer(runs: dict[str, dict[int, dict]], theirs: dict[int, dict]) -> list[str]:
+    """Weights kept in the LSTM and in the softmax, theirs beside each of our runs: where the compressions differ."""
+    names = list(runs)
+    lines = ["| epoch | LSTM theirs | " + " | ".join(f"LSTM {n}" for n in names) + " | softmax theirs | "
+             + " | ".join(f"softmax {n}" for n in names) + " |", "|---" * (3 + 2 * len(names)) + "|"]
+    for epoch in sorted(set(theirs) & set().union(*runs.values())):
+        entries = [theirs[epoch]] + [runs[n].get(epoch, {}) for n in names]
+        lines.append(f"| {epoch} | " + " | ".join(
+            " | ".join(str(e["kept"][part]) if "kept" in e else "-" for e in entries) for part in ("lstm", "softmax")) + " |")
+    return lines
+
+
 def main(argv: list[str]) -> int:
+    layered = "--by_layer" in argv
+    argv = [a for a in argv if a != "--by_layer"]
     if len(argv) < 3:
-        print("\n".join(__doc__.strip().splitlines()[2:4]), file=sys.stderr)
+        print("\n".join(__doc__.strip().splitlines()[2:5]), file=sys.stderr)
         return 2
     try:
         theirs, runs = read_their_log(argv[-1]), dict(labelled_run(r) for r in argv[1:-1])
         if len(runs) < len(argv) - 2:
             raise ValueError("two runs have the same name; give each once")
-        lines = table(next(iter(runs.values())), theirs) if len(runs) == 1 else side_by_side(runs, theirs)
+        if layered and not any("kept" in e for e in theirs.values()):
+            raise ValueError(f"{argv[-1]}: no per-layer counts (w_x, w_h, Dense w) to compare by layer")
+        lines = (by_layer(runs, theirs) if layered else table(next(iter(runs.values())), theirs) if len(runs) == 1
+                 else side_by_side(runs, theirs))
     except (OSError, ValueError) as error:
         print(f"epochs_vs_lobacheva: {error}", file=sys.stderr)
         return 1

@@ -336,7 +336,7 @@ Train (clip): 581.7699
 Val (clip): 378.0864
 Test (clip): 365.4886
 Compression per layers:
-LSTM: (z_x: 6344/10000) (z_h: 250/256) (gates: 1019/1024) Dense: (w: 430518/2560000) Overall compression: 22.722857948
+LSTM: (z_x: 6344/10000) (z_h: 250/256) (gates: 1019/1024) (w_x: 78030/10240000) (w_h: 66298/262144) Dense: (w: 430518/2560000) Overall compression: 22.722857948
 """
 
 
@@ -347,7 +347,7 @@ def test_epochs_vs_lobacheva_puts_our_epochs_next_to_their_log(tmp_path, capsys)
     log = tmp_path / "log_lcrl.txt"
     log.write_text(THEIR_LOG)
     assert read_their_log(str(log))[2] == {"valid": 378.0864, "test": 365.4886, "compression": 22.722857948,
-                                           "hidden": "250/256"}
+                                           "hidden": "250/256", "kept": {"lstm": 78030 + 66298, "softmax": 430518}}
     run = tmp_path / "run"
     run.mkdir()
     (run / "log.csv").write_text("epoch,val_ppl\n0,580.51\n1,364.41\n2,294.13\n")
@@ -371,3 +371,27 @@ def test_epochs_vs_lobacheva_puts_our_epochs_next_to_their_log(tmp_path, capsys)
     assert lines[3] == "| 2 | 378.09 | 364.41 | 370.00 | 22.72x | 4.00x | 4.00x | 250/256 | 7/8 | 7/8 |"
     assert main(["x", str(run), f"run={tmp_path / 'copy'}", str(log)]) == 1
     assert "two runs have the same name" in capsys.readouterr().err
+
+
+def test_epochs_vs_lobacheva_by_layer_puts_the_kept_weights_of_the_lstm_and_softmax_beside_theirs(tmp_path, capsys):
+    from benchmarks.epochs_vs_lobacheva import main
+    from common.stats import append_csv_row
+
+    log = tmp_path / "log_lcrl.txt"
+    log.write_text(THEIR_LOG)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "log.csv").write_text("epoch,val_ppl\n0,580.51\n1,364.41\n")
+    append_csv_row(str(run / "structure.csv"), 1, {  # an embedding too: their model has none, so it is left out
+        "nonzero_weights": 999, "weights": 4000, "compression": 4.0, "embedding/weights": 555,
+        "embedding/weights_total": 1000, "lstm_0/weights": 300, "lstm_0/weights_total": 1000, "lstm_0/hidden_neurons": 7,
+        "lstm_0/units": 8, "lstm_1/weights": 20, "lstm_1/weights_total": 1000, "lstm_1/hidden_neurons": 8,
+        "lstm_1/units": 8, "softmax/weights": 100, "softmax/weights_total": 1000})
+    assert main(["x", "--by_layer", str(run), str(log)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "| epoch | LSTM theirs | LSTM run | softmax theirs | softmax run |", "|---|---|---|---|---|",
+        "| 1 | 42139 | - | 521359 | - |",  # their epoch 1 prints w_x only; ours has no structure row
+        "| 2 | 144328 | 320 | 430518 | 100 |"]
+    log.write_text("\n".join(line.split(" (w_")[0] for line in THEIR_LOG.splitlines()))
+    assert main(["x", str(run), str(log), "--by_layer"]) == 1
+    assert "no per-layer counts (w_x, w_h, Dense w)" in capsys.readouterr().err
