@@ -8,7 +8,9 @@ our KL still pulls a weight up (about 0.5 per unit of log alpha, as strong as an
 where theirs has let it go: how many kept weights sit there says how much that difference can
 matter for a run. Reads the run's last checkpoint (a run still training works too) and prints one
 JSON line: per Bayesian variable, how many entries fall in each log-alpha interval, how many are
-kept at evaluation (log alpha < 3), and the totals.
+kept at evaluation (log alpha < 3), and the totals. For a matrix also `rows_with_kept`: the rows
+that keep an entry, which for the one-hot LSTM's input kernel are the words the model still reads
+(Lobacheva et al.'s logs print the same as z_x).
 """
 
 from __future__ import annotations
@@ -32,11 +34,14 @@ def interval_names(edges=EDGES) -> list[str]:
 
 
 def log_alpha_counts(layer: SparseVDWeights, name: str, edges=EDGES) -> dict:
-    """Entries of one stochastic variable per log-alpha interval, and the kept ones (log alpha < 3, mean not 0)."""
+    """Entries of one stochastic variable per log-alpha interval, the kept ones (log alpha < 3, mean not 0),
+    and for a matrix the rows that keep at least one entry."""
     mu = ops.convert_to_numpy(getattr(layer, name))
     la = ops.convert_to_numpy(log_alpha(mu, layer.log_sigma2(name))).ravel()
     counts = np.histogram(la, bins=[-np.inf, *edges, np.inf])[0]
-    return {"entries": int(la.size), "kept": int(kept_at_evaluation(layer, name).sum()),
+    kept = kept_at_evaluation(layer, name)
+    rows = {"rows": int(kept.shape[0]), "rows_with_kept": int(kept.any(axis=1).sum())} if kept.ndim == 2 else {}
+    return {"entries": int(la.size), "kept": int(kept.sum()), **rows,
             **{k: int(n) for k, n in zip(interval_names(edges), counts)}}
 
 
@@ -48,7 +53,7 @@ def run_report(run_path: str) -> dict:
     if not layers:
         raise SystemExit(f"{run_path}: no Bayesian layers (a --method=bayes_structured run has them)")
     variables = {f"{layer.name}/{name}": log_alpha_counts(layer, name) for layer in layers for name in layer.stochastic}
-    total = {k: sum(v[k] for v in variables.values()) for k in next(iter(variables.values()))}
+    total = {k: sum(v[k] for v in variables.values()) for k in ("entries", "kept", *interval_names())}
     state, _ = latest_checkpoint(run_path)
     return {"run": run_path, "epochs": state["epoch"], "log_alpha_clip": config.bayes_log_alpha_clip,
             "sigma_variable": config.bayes_sigma_variable, "total": total, "variables": variables}

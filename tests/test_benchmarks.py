@@ -395,3 +395,20 @@ def test_epochs_vs_lobacheva_by_layer_puts_the_kept_weights_of_the_lstm_and_soft
     log.write_text("\n".join(line.split(" (w_")[0] for line in THEIR_LOG.splitlines()))
     assert main(["x", str(run), str(log), "--by_layer"]) == 1
     assert "no per-layer counts (w_x, w_h, Dense w)" in capsys.readouterr().err
+
+
+def test_log_alpha_counts_put_each_entry_in_its_interval_and_count_the_rows_that_keep_one():
+    import numpy as np
+
+    from benchmarks.log_alpha import interval_names, log_alpha_counts
+    from common.bayes import BayesianDense
+
+    layer = BayesianDense(3, init_log_sigma2=0.0)
+    layer.build((None, 4))
+    mu = np.array([[1.0, 1.0, 1.0], [np.exp(-2.0), 0.0, 1.0], [np.exp(-5.5)] * 3, [np.exp(-4.5)] * 3], "float32")
+    layer.kernel.assign(mu)  # log sigma^2 0: log alpha = -log(mu^2 + 1e-8): 0; 4, 18.4 (a zero mean), 0; 11; 9
+    counts = log_alpha_counts(layer, "kernel")
+    names = interval_names()
+    assert names == ["[-inf, -10)", "[-10, -8)", "[-8, 3)", "[3, 8)", "[8, 10)", "[10, inf)"]
+    assert [counts[k] for k in names] == [0, 0, 4, 1, 3, 4]
+    assert (counts["entries"], counts["kept"], counts["rows"], counts["rows_with_kept"]) == (12, 4, 4, 2)

@@ -254,6 +254,8 @@ def test_bayes_structured_run_reports_what_survives(tmp_path, tiny_corpus, layer
                for counts in spread["variables"].values())
     if bayes_layers == "all":  # the softmax keeps what its log alphas keep
         assert spread["variables"]["softmax/kernel"]["kept"] == results["structure"]["softmax"]["weights"]
+    kernel = spread["variables"]["lstm_0/kernel"]  # the words (one-hot) or embedding dimensions it still reads
+    assert 0 < kernel["rows_with_kept"] <= kernel["rows"] == (13 if one_hot else width)
     out = tmp_path / "dense"
     proc = run("ptb.extract", f"--restore_path={save}", f"--output={out}")  # into stock LSTMs
     hidden = json.loads(proc.stdout.split("Hidden sizes: ")[1].splitlines()[0])
