@@ -83,7 +83,7 @@ def labelled_run(arg: str) -> tuple[str, dict[int, dict]]:
 def read_our_run(run: str) -> dict[int, dict]:
     """{epoch (1-based): {"valid", and from structure.csv "hidden", "their_count", "model", "kept"}} of a run (see run_files).
 
-    "kept" is {"lstm": the kept weights of every lstm_* layer, "softmax": those of the softmax}, as in their logs.
+    "kept" is {"lstm": the kept weights of every lstm_* layer, "softmax": those of a Bayesian softmax}, as in their logs.
     """
     log, structure = run_files(run)
     if not os.path.isfile(log):
@@ -96,8 +96,9 @@ def read_our_run(run: str) -> dict[int, dict]:
         total = sum(int(r[f"{layer}/weights_total"]) for layer in layers)
         entry["their_count"] = total / max(kept, 1)
         entry["model"] = float(r["compression"])
-        entry["kept"] = {"lstm": sum(int(r[f"{layer}/weights"]) for layer in layers if layer.startswith("lstm")),
-                         "softmax": int(r["softmax/weights"]) if "softmax" in layers else 0}
+        entry["kept"] = {"lstm": sum(int(r[f"{layer}/weights"]) for layer in layers if layer.startswith("lstm"))}
+        if "softmax" in layers:  # a run with a deterministic softmax has no count for it
+            entry["kept"]["softmax"] = int(r["softmax/weights"])
         entry["hidden"] = "; ".join(f"{r[k]}/{r[k.replace('hidden_neurons', 'units')]}" for k in r
                                     if k.endswith("/hidden_neurons"))
     return epochs
@@ -140,7 +141,7 @@ def by_layer(runs: dict[str, dict[int, dict]], theirs: dict[int, dict]) -> list[
     for epoch in sorted(set(theirs) & set().union(*runs.values())):
         entries = [theirs[epoch]] + [runs[n].get(epoch, {}) for n in names]
         lines.append(f"| {epoch} | " + " | ".join(
-            " | ".join(str(e["kept"][part]) if "kept" in e else "-" for e in entries) for part in ("lstm", "softmax")) + " |")
+            " | ".join(str(e.get("kept", {}).get(part, "-")) for e in entries) for part in ("lstm", "softmax")) + " |")
     return lines
 
 

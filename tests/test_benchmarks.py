@@ -387,11 +387,18 @@ def test_epochs_vs_lobacheva_by_layer_puts_the_kept_weights_of_the_lstm_and_soft
         "embedding/weights_total": 1000, "lstm_0/weights": 300, "lstm_0/weights_total": 1000, "lstm_0/hidden_neurons": 7,
         "lstm_0/units": 8, "lstm_1/weights": 20, "lstm_1/weights_total": 1000, "lstm_1/hidden_neurons": 8,
         "lstm_1/units": 8, "softmax/weights": 100, "softmax/weights_total": 1000})
-    assert main(["x", "--by_layer", str(run), str(log)]) == 0
+    lstm_only = tmp_path / "lstm_only"  # a deterministic softmax: no count for it, not 0
+    lstm_only.mkdir()
+    (lstm_only / "log.csv").write_text("epoch,val_ppl\n0,580.51\n1,364.41\n")
+    append_csv_row(str(lstm_only / "structure.csv"), 1, {
+        "nonzero_weights": 999, "weights": 4000, "compression": 4.0, "lstm_0/weights": 40, "lstm_0/weights_total": 1000,
+        "lstm_0/hidden_neurons": 7, "lstm_0/units": 8})
+    assert main(["x", "--by_layer", str(run), str(lstm_only), str(log)]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "| epoch | LSTM theirs | LSTM run | softmax theirs | softmax run |", "|---|---|---|---|---|",
-        "| 1 | 42139 | - | 521359 | - |",  # their epoch 1 prints w_x only; ours has no structure row
-        "| 2 | 144328 | 320 | 430518 | 100 |"]
+        "| epoch | LSTM theirs | LSTM run | LSTM lstm_only | softmax theirs | softmax run | softmax lstm_only |",
+        "|---|---|---|---|---|---|---|",
+        "| 1 | 42139 | - | - | 521359 | - | - |",  # their epoch 1 prints w_x only; ours have no structure row
+        "| 2 | 144328 | 320 | 40 | 430518 | 100 | - |"]
     log.write_text("\n".join(line.split(" (w_")[0] for line in THEIR_LOG.splitlines()))
     assert main(["x", str(run), str(log), "--by_layer"]) == 1
     assert "no per-layer counts (w_x, w_h, Dense w)" in capsys.readouterr().err
