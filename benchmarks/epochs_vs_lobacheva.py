@@ -119,30 +119,34 @@ def table(ours: dict[int, dict], theirs: dict[int, dict]) -> list[str]:
     return lines
 
 
-def side_by_side(runs: dict[str, dict[int, dict]], theirs: dict[int, dict]) -> list[str]:
-    """Several of our runs (by name) beside their log: validation perplexity, compression by their count, hidden neurons."""
+def theirs_beside_ours(runs: dict[str, dict[int, dict]], theirs: dict[int, dict], groups) -> list[str]:
+    """A markdown table with, per group, their column then one per run of ours, for the epochs of both.
+
+    groups: (their column's header, our columns' header before the run's name, cell(entry, ours: bool) -> str).
+    """
     names = list(runs)
-    lines = ["| epoch | valid theirs | " + " | ".join(f"valid {n}" for n in names) + " | compression theirs | "
-             + " | ".join(f"their count, {n}" for n in names) + " | hidden neurons theirs | "
-             + " | ".join(f"hidden, {n}" for n in names) + " |", "|---" * (3 + 3 * len(names)) + "|"]
+    header = ["epoch"] + [h for their_header, prefix, _ in groups for h in (their_header, *(prefix + n for n in names))]
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for epoch in sorted(set(theirs) & set().union(*runs.values())):
         a, ours = theirs[epoch], [runs[n].get(epoch, {}) for n in names]
-        lines.append(f"| {epoch} | {cell(a, 'valid', '{:.2f}')} | " + " | ".join(cell(b, "valid", "{:.2f}") for b in ours)
-                     + f" | {cell(a, 'compression', '{:.2f}x')} | " + " | ".join(cell(b, "their_count", "{:.2f}x") for b in ours)
-                     + f" | {a.get('hidden', '-')} | " + " | ".join(b.get("hidden", "-") for b in ours) + " |")
+        lines.append("| " + " | ".join([str(epoch)] + [c for *_, cell_of in groups
+                                                        for c in (cell_of(a, False), *(cell_of(b, True) for b in ours))]) + " |")
     return lines
+
+
+def side_by_side(runs: dict[str, dict[int, dict]], theirs: dict[int, dict]) -> list[str]:
+    """Several of our runs (by name) beside their log: validation perplexity, compression by their count, hidden neurons."""
+    return theirs_beside_ours(runs, theirs, [
+        ("valid theirs", "valid ", lambda e, ours: cell(e, "valid", "{:.2f}")),
+        ("compression theirs", "their count, ", lambda e, ours: cell(e, "their_count" if ours else "compression", "{:.2f}x")),
+        ("hidden neurons theirs", "hidden, ", lambda e, ours: e.get("hidden", "-"))])
 
 
 def by_layer(runs: dict[str, dict[int, dict]], theirs: dict[int, dict]) -> list[str]:
     """Weights kept in the LSTM and in the softmax, theirs beside each of our runs: where the compressions differ."""
-    names = list(runs)
-    lines = ["| epoch | LSTM theirs | " + " | ".join(f"LSTM {n}" for n in names) + " | softmax theirs | "
-             + " | ".join(f"softmax {n}" for n in names) + " |", "|---" * (3 + 2 * len(names)) + "|"]
-    for epoch in sorted(set(theirs) & set().union(*runs.values())):
-        entries = [theirs[epoch]] + [runs[n].get(epoch, {}) for n in names]
-        lines.append(f"| {epoch} | " + " | ".join(
-            " | ".join(str(e.get("kept", {}).get(part, "-")) for e in entries) for part in ("lstm", "softmax")) + " |")
-    return lines
+    return theirs_beside_ours(runs, theirs, [
+        (f"{title} theirs", f"{title} ", lambda e, ours, part=part: str(e.get("kept", {}).get(part, "-")))
+        for title, part in (("LSTM", "lstm"), ("softmax", "softmax"))])
 
 
 def main(argv: list[str]) -> int:

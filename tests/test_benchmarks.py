@@ -368,6 +368,7 @@ def test_epochs_vs_lobacheva_puts_our_epochs_next_to_their_log(tmp_path, capsys)
     assert main(["x", str(run), f"before={tmp_path / 'copy'}", str(log)]) == 0  # several runs side by side
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("| epoch | valid theirs | valid run | valid before | compression theirs | their count, run |")
+    assert lines[1] == "|---" * lines[0].count(" | ") + "|---|"  # as many columns as the header: else no table
     assert lines[3] == "| 2 | 378.09 | 364.41 | 370.00 | 22.72x | 4.00x | 4.00x | 250/256 | 7/8 | 7/8 |"
     assert main(["x", str(run), f"run={tmp_path / 'copy'}", str(log)]) == 1
     assert "two runs have the same name" in capsys.readouterr().err

@@ -124,3 +124,18 @@ def test_every_test_a_page_cites_exists():
     assert not missing, "cited tests that do not exist:\n" + "\n".join(missing)
     assert cited_tests("see `tests/a/test_b.py::test_c[x]` and tests/d.py::e\nnot tests/f.py") == [
         (1, "tests/a/test_b.py", "test_c"), (1, "tests/d.py", "e")]
+
+
+DELIMITER_ROW = re.compile(r"\|(\s*:?-+:?\s*\|)+")
+
+
+def mismatched_tables(text: str) -> list[str]:
+    """Header rows whose delimiter row has another number of cells: Markdown then shows no table, only pipes."""
+    lines = [line.strip() for line in text.splitlines()]
+    return [header for header, delimiter in zip(lines, lines[1:]) if DELIMITER_ROW.fullmatch(delimiter)
+            and header.strip("|").count("|") != delimiter.strip("|").count("|")]
+
+
+def test_every_table_of_the_readme_and_the_results_pages_has_a_delimiter_row_as_wide_as_its_header():
+    assert mismatched_tables("| a | b |\n|---|\n| 1 | 2 |") == ["| a | b |"]  # the check can fail
+    assert {page.name: mismatched_tables(page.read_text()) for page in PAGES} == {page.name: [] for page in PAGES}
