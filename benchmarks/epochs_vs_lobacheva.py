@@ -3,6 +3,7 @@
     python -m benchmarks.epochs_vs_lobacheva runs/methods256/bayes_wn_theirmodel_adam150 log_lcrl.txt
     python -m benchmarks.epochs_vs_lobacheva [LABEL=]RUN [[LABEL=]RUN ...] log_lcrl.txt     # several runs side by side
     python -m benchmarks.epochs_vs_lobacheva --by_layer [LABEL=]RUN [...] log_lcrl.txt     # kept weights per layer
+    python -m benchmarks.epochs_vs_lobacheva --by_layer --gain=10-19 [LABEL=]RUN [...] log_lcrl.txt  # + growth rates
 
 A RUN is a ptb.train run folder (its log.csv and structure.csv), or the prefix of the copies kept
 in results/ (RUN.log.csv and RUN.structure.csv, e.g. results/methods/lobacheva150/bayes_wn_theirmodel_adam150).
@@ -18,6 +19,8 @@ validation perplexity per epoch, not the test one. Only epochs present in both a
 `--by_layer` says where the compressions differ: the weights kept in the LSTM (their w_x + w_h,
 our lstm_* layers' kernels) and in the softmax (their Dense w, our softmax layer), each after the
 removed hidden neurons are taken out. An embedding, which their model lacks, is left out.
+`--gain=A-B` adds how many kept weights each layer gained per epoch from epoch A to epoch B, theirs
+and each run's: the rate at which the word rows come back, which tells settings apart in a few epochs.
 """
 
 from __future__ import annotations
@@ -149,20 +152,47 @@ def by_layer(runs: dict[str, dict[int, dict]], theirs: dict[int, dict]) -> list[
         for title, part in (("LSTM", "lstm"), ("softmax", "softmax"))])
 
 
+def gains(runs: dict[str, dict[int, dict]], theirs: dict[int, dict], first: int, last: int) -> list[str]:
+    """Kept weights gained per epoch in the LSTM and the softmax from epoch `first` to `last`, theirs then each run."""
+    lines = [f"| gained per epoch, epochs {first}-{last} | LSTM | softmax |", "|---|---|---|"]
+    for name, epochs in [("theirs", theirs), *runs.items()]:
+        a, b = epochs.get(first, {}).get("kept", {}), epochs.get(last, {}).get("kept", {})
+        lines.append(f"| {name} | " + " | ".join(f"{(b[part] - a[part]) / (last - first):.1f}" if part in a and part in b
+                                                  else "-" for part in ("lstm", "softmax")) + " |")
+    return lines
+
+
+def gain_window(argv: list[str]) -> tuple[list[str], tuple[int, int] | None]:
+    """argv without a `--gain=A-B` flag, and (A, B) from it (None without one)."""
+    flags = [a for a in argv if a.startswith("--gain")]
+    if not flags:
+        return argv, None
+    if len(flags) > 1 or not (m := re.fullmatch(r"--gain=(\d+)-(\d+)", flags[0])) or int(m[1]) >= int(m[2]):
+        raise ValueError(f"{' '.join(flags)}: give one --gain=A-B with epochs A < B, e.g. --gain=10-19")
+    return [a for a in argv if a not in flags], (int(m[1]), int(m[2]))
+
+
 def main(argv: list[str]) -> int:
     layered = "--by_layer" in argv
     argv = [a for a in argv if a != "--by_layer"]
+    try:
+        argv, window = gain_window(argv)
+    except ValueError as error:
+        print(f"epochs_vs_lobacheva: {error}", file=sys.stderr)
+        return 2
     if len(argv) < 3:
-        print("\n".join(__doc__.strip().splitlines()[2:5]), file=sys.stderr)
+        print("\n".join(__doc__.strip().splitlines()[2:6]), file=sys.stderr)
         return 2
     try:
         theirs, runs = read_their_log(argv[-1]), dict(labelled_run(r) for r in argv[1:-1])
         if len(runs) < len(argv) - 2:
             raise ValueError("two runs have the same name; give each once")
-        if layered and not any("kept" in e for e in theirs.values()):
+        if (layered or window) and not any("kept" in e for e in theirs.values()):
             raise ValueError(f"{argv[-1]}: no per-layer counts (w_x, w_h, Dense w) to compare by layer")
         lines = (by_layer(runs, theirs) if layered else table(next(iter(runs.values())), theirs) if len(runs) == 1
                  else side_by_side(runs, theirs))
+        if window:
+            lines += ["", *gains(runs, theirs, *window)]
     except (OSError, ValueError) as error:
         print(f"epochs_vs_lobacheva: {error}", file=sys.stderr)
         return 1

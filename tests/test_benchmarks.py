@@ -405,6 +405,34 @@ def test_epochs_vs_lobacheva_by_layer_puts_the_kept_weights_of_the_lstm_and_soft
     assert "no per-layer counts (w_x, w_h, Dense w)" in capsys.readouterr().err
 
 
+def test_epochs_vs_lobacheva_gain_gives_the_kept_weights_gained_per_epoch_theirs_and_each_runs(tmp_path, capsys):
+    from benchmarks.epochs_vs_lobacheva import main
+    from common.stats import append_csv_row
+
+    log = tmp_path / "log_lcrl.txt"
+    log.write_text(THEIR_LOG.replace("(w_x: 42139/10240000)", "(w_x: 42139/10240000) (w_h: 75673/262144)"))
+    run, late = tmp_path / "run", tmp_path / "late"
+    for folder, epochs in ((run, ((0, 100, 500), (1, 340, 300))), (late, ((1, 40, 10),))):
+        folder.mkdir()
+        (folder / "log.csv").write_text("epoch,val_ppl\n0,580.51\n1,364.41\n")
+        for epoch, lstm, softmax in epochs:
+            append_csv_row(str(folder / "structure.csv"), epoch, {
+                "nonzero_weights": lstm + softmax, "weights": 2000, "compression": 2000 / (lstm + softmax),
+                "lstm_0/weights": lstm, "lstm_0/weights_total": 1000, "lstm_0/hidden_neurons": 7, "lstm_0/units": 8,
+                "softmax/weights": softmax, "softmax/weights_total": 1000})
+    assert main(["x", "--by_layer", "--gain=1-2", str(run), str(late), str(log)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-6:] == ["", "| gained per epoch, epochs 1-2 | LSTM | softmax |", "|---|---|---|",
+                          f"| theirs | {78030 + 66298 - 42139 - 75673:.1f} | {430518 - 521359:.1f} |",
+                          "| run | 240.0 | -200.0 |", "| late | - | - |"]  # late: no structure row for epoch 1
+    for bad in ("--gain=2-1", "--gain=1-2-3", "--gain=a-b"):
+        assert main(["x", bad, str(run), str(log)]) == 2
+        assert "give one --gain=A-B with epochs A < B" in capsys.readouterr().err
+    log.write_text("\n".join(line.split(" (w_")[0] for line in THEIR_LOG.splitlines()))
+    assert main(["x", "--gain=1-2", str(run), str(log)]) == 1
+    assert "no per-layer counts" in capsys.readouterr().err
+
+
 def test_log_alpha_counts_put_each_entry_in_its_interval_and_count_the_rows_that_keep_one():
     import numpy as np
 
