@@ -46,6 +46,7 @@ class PTBConfig:
     row_col_multipliers: tuple = ()  # ((variable, row_multi, col_multi), ...)
     zero_threshold: float = 1e-4
     optimizer: str = "gd"
+    adam_epsilon: float = 1e-7  # Adam's epsilon (Keras' default), added to sqrt(v) of this loss, summed over num_steps
     freeze_mode: str = ""  # "" or "element"
     set_epsilon: float = 0.0  # SET: Erdos-Renyi density parameter of the masked matrices (0: SET off)
     set_zeta: float = 0.3  # SET: fraction of live weights pruned and regrown after each epoch
@@ -66,7 +67,7 @@ class PTBConfig:
 
     def __post_init__(self):
         """Refuse values that would train without complaint and do the wrong thing (JSON files reach here unchecked)."""
-        for key in ("init_scale", "learning_rate", "max_grad_norm", "lr_decay", "bayes_log_alpha_clip"):
+        for key in ("init_scale", "learning_rate", "max_grad_norm", "lr_decay", "bayes_log_alpha_clip", "adam_epsilon"):
             check_range(key, getattr(self, key), 0.0, low_open=True)
         for key in ("weight_decay", "group_lasso", "row_col_lasso", "zero_threshold", "set_epsilon", "kl_weight",
                     "grow_fraction"):

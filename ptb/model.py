@@ -170,7 +170,7 @@ def make_optimizer(config: PTBConfig):
     if config.optimizer == "gd":
         return keras.optimizers.SGD(config.learning_rate, global_clipnorm=config.max_grad_norm)
     if config.optimizer == "adam":
-        return keras.optimizers.Adam(config.learning_rate, global_clipnorm=config.max_grad_norm)
+        return keras.optimizers.Adam(config.learning_rate, epsilon=config.adam_epsilon, global_clipnorm=config.max_grad_norm)
     raise ValueError(f"unknown optimizer {config.optimizer!r}; use gd or adam")
 
 

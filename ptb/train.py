@@ -28,6 +28,9 @@ flags.DEFINE_integer("max_max_epoch", None, "Number of epochs (default: the pres
 flags.DEFINE_integer("max_epoch", None, "Epochs at the initial learning rate before the exponential decay starts "
                      "(default: the preset's, e.g. small's 4 of 13).", lower_bound=1)
 flags.DEFINE_enum("optimizer", "gd", ["gd", "adam"], "Plain SGD (the reference) or Adam.")
+flags.DEFINE_float("adam_epsilon", None, "--optimizer=adam: the epsilon added to sqrt(v) (default Keras' 1e-7). Our "
+                   "loss sums num_steps tokens, so Lobacheva et al.'s Lasagne Adam (1e-8 on the per-token mean loss) is "
+                   "1e-8 x num_steps here: 3.5e-7 at 35 steps.", lower_bound=0.0)
 flags.DEFINE_float("learning_rate", None, "Initial learning rate (default: the config file's, else the preset's 1).",
                    lower_bound=0.0)
 flags.DEFINE_float("max_grad_norm", None, "Clip the global gradient norm of the per-sequence loss (summed over the "
@@ -88,6 +91,10 @@ def resolve_config():
         if getattr(FLAGS, key) is not None:
             config = dataclasses.replace(config, **{key: getattr(FLAGS, key)})
     changes = {"optimizer": FLAGS.optimizer, "freeze_mode": FLAGS.freeze_mode}
+    if FLAGS.adam_epsilon is not None:
+        if FLAGS.optimizer != "adam":
+            raise ConfigError("--adam_epsilon needs --optimizer=adam")
+        changes["adam_epsilon"] = FLAGS.adam_epsilon
     sizes = (FLAGS.hidden_size1, FLAGS.hidden_size2)
     if any(s is not None for s in sizes):
         if config.num_layers != 2:

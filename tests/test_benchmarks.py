@@ -448,3 +448,40 @@ def test_log_alpha_counts_put_each_entry_in_its_interval_and_count_the_rows_that
     assert names == ["[-inf, -10)", "[-10, -8)", "[-8, 3)", "[3, 8)", "[8, 10)", "[10, inf)"]
     assert [counts[k] for k in names] == [0, 0, 4, 1, 3, 4]
     assert (counts["entries"], counts["kept"], counts["rows"], counts["rows_with_kept"]) == (12, 4, 4, 2)
+
+
+def test_adam_epsilon_report_counts_the_entries_whose_step_another_epsilon_shrinks():
+    import numpy as np
+
+    from benchmarks.adam_epsilon import second_moment_report, step_ratio
+
+    # their step / ours = (s + 1e-7) / (s + 3.5e-7): 0.288 at s = 1e-9, 0.815 at 1e-6, 0.9975 at 1e-4, ~1 at 1
+    assert step_ratio(np.array([1e-6]), 1e-7, 3.5e-7)[0] == pytest.approx(1.1e-6 / 1.35e-6)
+    report = second_moment_report(np.array([0.0, 1e-9, 1e-6, 1e-4, 1.0]), 1e-7, 3.5e-7)
+    assert (report["entries"], report["never_moved"]) == (5, 1)  # v = 0: no step under either epsilon
+    assert report["their_step_below_0.9"] == 0.5 and report["their_step_below_0.99"] == 0.5
+    same = second_moment_report(np.array([1e-9, 1e-6]), 1e-7, 1e-7)  # the same epsilon changes nothing
+    assert same["their_step_below_0.9"] == same["their_step_below_0.99"] == 0.0
+
+
+@pytest.mark.slow
+def test_adam_epsilon_reads_a_runs_adam_state_and_gradient_norm(tmp_path, tiny_corpus):
+    from tests.helpers import run
+
+    save = tmp_path / "bayes"
+    run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={save}", "--method=bayes_structured",
+        "--kl_weight=0.001", "--max_max_epoch=1", "--optimizer=adam", "--learning_rate=0.01", "--verbose=0")
+    proc = run("benchmarks.adam_epsilon", str(save), f"--data_path={tiny_corpus}", "--windows=2")
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["epsilon"] == pytest.approx(1e-7) and report["their_epsilon_here"] == pytest.approx(5e-8)  # 5 steps
+    assert report["adam_steps"] > 0 and report["epochs"] == 1
+    grad = report["gradient_norm"]
+    assert grad["windows"] == 2 and 0 < grad["mean_per_token"] <= grad["max_per_token"] and grad["clip_per_token"] == 1.0
+    kernel = report["variables"]["lstm_0/kernel"]
+    assert kernel["entries"] == 16 * 64 and kernel["never_moved"] < kernel["entries"]
+    # their smaller epsilon (5e-8 < 1e-7) never shrinks a step
+    assert all(v["their_step_below_0.99"] == 0.0 for v in report["variables"].values())
+    dense = tmp_path / "dense"
+    run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={dense}", "--max_max_epoch=1", "--verbose=0")
+    proc = run("benchmarks.adam_epsilon", str(dense), f"--data_path={tiny_corpus}", check=False)
+    assert proc.returncode != 0 and "not Adam" in proc.stderr

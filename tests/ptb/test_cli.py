@@ -66,11 +66,11 @@ def test_training_flags_set_optimizer_windows_and_the_default_kl_weight(tmp_path
     """Lobacheva et al.'s schedule is reachable by flags: Adam, its rate and clip, 35 x 32-like windows."""
     proc = run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={tmp_path}", "--max_max_epoch=2",
                "--max_epoch=2", "--optimizer=adam", "--learning_rate=0.01", "--max_grad_norm=50", "--num_steps=4",
-               "--batch_size=3", "--method=bayes_structured", "--verbose=0")
+               "--batch_size=3", "--method=bayes_structured", "--adam_epsilon=4e-8", "--verbose=0")
     assert "windows of 3 x 4 per epoch" in proc.stderr
     config = json.loads((tmp_path / "results.json").read_text())["config"]
     assert (config["optimizer"], config["learning_rate"], config["max_grad_norm"]) == ("adam", 0.01, 50.0)
-    assert (config["num_steps"], config["batch_size"]) == (4, 3)
+    assert (config["num_steps"], config["batch_size"], config["adam_epsilon"]) == (4, 3, 4e-8)
     assert config["kl_weight"] == 4 / 929_589  # the ELBO's weight follows the window length
     rows = (tmp_path / "log.csv").read_text().splitlines()
     column = rows[0].split(",").index("lr")
@@ -199,6 +199,7 @@ def test_set_run_keeps_its_sparsity_and_resumes_like_an_uninterrupted_one(tmp_pa
     (["--bayes_init=lobacheva"], "--bayes_init needs --method=bayes_structured"),
     (["--bayes_sigma_variable=log_sigma"], "--bayes_sigma_variable needs --method=bayes_structured"),
     (["--bayes_log_alpha_clip=8"], "--bayes_log_alpha_clip needs --method=bayes_structured"),
+    (["--adam_epsilon=3.5e-7"], "--adam_epsilon needs --optimizer=adam"),
     (["--model=sparselarge", "--max_epoch=3"], "--max_epoch sets the exponential decay; --model=sparselarge decays by steps"),
     (["--method=grow_prune", "--display_weights"], "--display_weights draws the matrices of the ISS groups"),  # none here
 ])

@@ -64,3 +64,22 @@ def test_bad_config_files_name_the_problem(tmp_path, content, message):
     path.write_text(content)
     with pytest.raises(ConfigError, match=message):
         apply_config_file(PRESETS["small"], str(path))
+
+
+def test_adam_epsilon_reaches_the_optimizer_and_old_run_configs_keep_keras_default():
+    """Lobacheva et al.'s Lasagne Adam adds 1e-8 to sqrt(v) of the per-token loss: 1e-8 x num_steps on ours, which
+    sums num_steps tokens. A run folder written before the field existed resumes with Keras' 1e-7, the value it
+    trained with; a non-positive epsilon is refused."""
+    import dataclasses
+
+    from ptb.config import PTBConfig
+    from ptb.model import make_optimizer
+
+    adam = dataclasses.replace(PRESETS["small"], optimizer="adam")
+    assert float(make_optimizer(adam).epsilon) == 1e-7
+    assert float(make_optimizer(dataclasses.replace(adam, adam_epsilon=3.5e-7)).epsilon) == pytest.approx(3.5e-7)
+    saved = adam.to_json()
+    del saved["adam_epsilon"]
+    assert PTBConfig.from_json(saved) == adam
+    with pytest.raises(ConfigError, match="adam_epsilon must be in \\(0, inf\\)"):
+        dataclasses.replace(adam, adam_epsilon=0.0)
