@@ -84,7 +84,9 @@ def run_report(run_path: str, data_path: str, windows: int, their_epsilon: float
     steps = int(optimizer.iterations.numpy())
     theirs = their_epsilon * config.num_steps
     variables = {}
-    for variable, velocity in zip(model.trainable_variables, optimizer._velocities):
+    for variable, velocity in zip(model.trainable_variables, optimizer._velocities):  # Keras' Adam keeps v in this order
+        if tuple(velocity.shape) != tuple(variable.shape):
+            raise SystemExit(f"Adam's second moments do not line up with the variables ({variable.path}); Keras changed?")
         sqrt_v = np.sqrt(np.asarray(velocity.numpy(), dtype=np.float64))  # Adam adds epsilon to sqrt of the raw v
         variables[variable.path] = second_moment_report(sqrt_v, float(optimizer.epsilon), theirs)
     norms = np.array(gradient_norms(model, x, y, config.batch_size, windows)) / config.num_steps
