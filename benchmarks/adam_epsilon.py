@@ -70,7 +70,8 @@ def run_report(run_path: str, data_path: str, windows: int, their_epsilon: float
     import keras
 
     if keras.backend.backend() != "tensorflow":
-        raise SystemExit(f"benchmarks.adam_epsilon takes gradients with TensorFlow; KERAS_BACKEND is {keras.backend.backend()}")
+        raise SystemExit("benchmarks.adam_epsilon takes gradients with TensorFlow; "
+                         f"KERAS_BACKEND is {keras.backend.backend()}")
     config, _ = read_run_config(TASK, run_path)
     if config.optimizer != "adam":
         raise SystemExit(f"{run_path} trained with {config.optimizer}, not Adam: no second moments to read")
