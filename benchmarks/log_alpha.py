@@ -10,7 +10,9 @@ matter for a run. Reads the run's last checkpoint (a run still training works to
 JSON line: per Bayesian variable, how many entries fall in each log-alpha interval, how many are
 kept at evaluation (log alpha < 3), and the totals. For a matrix also `rows_with_kept`: the rows
 that keep an entry, which for the one-hot LSTM's input kernel are the words the model still reads
-(Lobacheva et al.'s logs print the same as z_x).
+(Lobacheva et al.'s logs print the same as z_x). `counted_as_lobacheva`: the kept weights of the
+LSTMs and the softmax counted as their logs count them, a dead hidden unit's weights left out
+(common.bayes.counted_as_lobacheva), beside which structure.csv's per-matrix counts can be read.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import sys
 import numpy as np
 from keras import ops
 
-from common.bayes import LOG_ALPHA_THRESHOLD, SparseVDWeights, kept_at_evaluation, log_alpha
+from common.bayes import (LOG_ALPHA_THRESHOLD, BayesianDense, BayesianLSTM, SparseVDWeights, counted_as_lobacheva,
+                          kept_at_evaluation, log_alpha)
 from common.experiment import restore_model
 from common.run_folder import latest_checkpoint
 
@@ -54,9 +57,12 @@ def run_report(run_path: str) -> dict:
         raise SystemExit(f"{run_path}: no Bayesian layers (a --method=bayes_structured run has them)")
     variables = {f"{layer.name}/{name}": log_alpha_counts(layer, name) for layer in layers for name in layer.stochastic}
     total = {k: sum(v[k] for v in variables.values()) for k in ("entries", "kept", *interval_names())}
+    lstms = [layer for layer in layers if isinstance(layer, BayesianLSTM)]
+    softmax = next((layer for layer in layers if isinstance(layer, BayesianDense)), None)
     state, _ = latest_checkpoint(run_path)
     return {"run": run_path, "epochs": state["epoch"], "log_alpha_clip": config.bayes_log_alpha_clip,
-            "sigma_variable": config.bayes_sigma_variable, "total": total, "variables": variables}
+            "sigma_variable": config.bayes_sigma_variable, "total": total, "variables": variables,
+            **({"counted_as_lobacheva": counted_as_lobacheva(lstms, softmax)} if lstms else {})}
 
 
 def main(argv: list[str]) -> None:

@@ -414,6 +414,51 @@ def structure_report(layer: SparseVDWeights) -> dict:
     }
 
 
+def counted_as_lobacheva(lstms: list[BayesianLSTM], softmax: BayesianDense | None = None) -> dict:
+    """Kept weights of a stack of Bayesian LSTMs (and its Bayesian softmax) counted as Lobacheva et al.'s code counts them.
+
+    Their logs count a weight only if both neurons it joins are live: a hidden unit j is live when
+    its z_h is kept and something still reads it (a kept entry in row j of its recurrent kernel or
+    of the next layer's kernel: the next LSTM's, else the softmax's); the columns of a dead unit's
+    four gates, its recurrent row and the reader's row j are then not counted. structure_report
+    counts each matrix on its own (rows of removed z_x / z_h out, columns kept), so the two can
+    differ. With hidden_scaling="recurrence" z_h does not silence the output, so a unit the next
+    layer reads stays live whatever its z_h (its recurrent row still goes with a removed z_h).
+    Gate variables are not applied, as in their count.
+    Returns {layer name: {"kernel", "recurrent_kernel", "hidden_neurons"}, softmax name: {"kernel"},
+    "weights", "weights_total"}; "hidden_neurons" is their z_h.
+    """
+    kept = {id(layer): {n: kept_at_evaluation(layer, n) for n in ("kernel", "recurrent_kernel")} for layer in lstms}
+    readers = [kept[id(layer)]["kernel"] for layer in lstms[1:]]
+    readers.append(kept_at_evaluation(softmax, "kernel") if softmax is not None else None)
+    report, total, weights_total = {}, 0, 0
+    rows = None  # the live inputs of the first layer: every word, or its kept z_x
+    for layer, reader in zip(lstms, readers):
+        wx, wh = kept[id(layer)]["kernel"], kept[id(layer)]["recurrent_kernel"]
+        if rows is None:
+            rows = np.ones(wx.shape[0], bool) if layer.token_inputs else kept_at_evaluation(layer, "input_neurons")
+        read = reader.any(axis=1) if reader is not None else np.ones(layer.units, bool)
+        zh = kept_at_evaluation(layer, "hidden_neurons")
+        if layer.hidden_scaling == "output":
+            live = zh & (wh.any(axis=1) | read)
+        else:
+            live = (zh & wh.any(axis=1)) | read
+        columns = np.tile(live, 4)
+        counted = {"kernel": int((wx & rows[:, None] & columns[None, :]).sum()),
+                   "recurrent_kernel": int((wh & (live & zh)[:, None] & columns[None, :]).sum()),
+                   "hidden_neurons": int(live.sum())}
+        report[layer.name] = counted
+        total += counted["kernel"] + counted["recurrent_kernel"]
+        weights_total += wx.size + wh.size
+        rows = live
+    if softmax is not None:
+        ws = readers[-1]
+        report[softmax.name] = {"kernel": int((ws & rows[:, None]).sum())}
+        total += report[softmax.name]["kernel"]
+        weights_total += ws.size
+    return {**report, "weights": total, "weights_total": weights_total}
+
+
 def stock_lstm_weights(layer: BayesianLSTM) -> dict[str, np.ndarray]:
     """The evaluation-time layer as the kernel, recurrent_kernel and bias of a stock Keras LSTM.
 

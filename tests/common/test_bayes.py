@@ -12,6 +12,7 @@ from common.bayes import (
     BayesianLSTM,
     GateOrthogonal,
     LogUniformKL,
+    counted_as_lobacheva,
     kl_log_uniform,
     log_alpha,
     output_scale,
@@ -328,6 +329,55 @@ def test_bayesian_dense_and_embedding_use_the_thresholded_means_at_inference_and
     noisy = sampled[tokens == 5][:, 2]  # sigma = e^5: each occurrence draws its own noise
     assert np.abs(noisy).max() > 1 and len(set(np.round(noisy, 3))) == 3
     np.testing.assert_allclose(sampled[tokens == 1], table[[1]], atol=0.1)  # sigma = e^-5 elsewhere
+
+
+def _set_kept(layer, name, kept):
+    """Means 1; log sigma^2 -5 (log alpha -5: kept) where kept, +5 (removed) elsewhere."""
+    getattr(layer, name).assign(np.ones(kept.shape, "float32"))
+    getattr(layer, name + "_log_sigma2").assign(np.where(kept, -5.0, 5.0).astype("float32"))
+
+
+def test_counted_as_lobacheva_leaves_out_the_weights_of_hidden_units_nothing_live_reads():
+    """Their logs count a weight only between live neurons: unit 1's z_h is removed, and nothing reads unit 2."""
+    rng = np.random.default_rng(7)
+    lstm = BayesianLSTM(3, token_inputs=6, gate_groups=False, hidden_scaling="output", name="lstm_0")
+    lstm.build((2, 4))
+    softmax = BayesianDense(5, name="softmax")
+    softmax.build((2, 4, 3))
+    wx = rng.random((6, 12)) < 0.5
+    wh = np.array([[1, 0, 0] * 4, [0, 1, 0] * 4, [0] * 12], bool)  # unit 2's row: empty
+    ws = np.array([[0, 1, 0, 0, 1], [1, 1, 1, 0, 0], [0] * 5], bool)  # unit 1's row kept, unit 2's empty
+    for name, kept in (("kernel", wx), ("recurrent_kernel", wh), ("hidden_neurons", np.array([1, 0, 1], bool))):
+        _set_kept(lstm, name, kept)
+    _set_kept(softmax, "kernel", ws)
+    unit = np.arange(12) % 3  # the unit of each kernel column (gate blocks i, f, c, o of 3 units)
+    counted = counted_as_lobacheva([lstm], softmax)
+    assert counted["lstm_0"] == {"kernel": int(wx[:, unit == 0].sum()), "recurrent_kernel": 4, "hidden_neurons": 1}
+    assert counted["softmax"] == {"kernel": 2}  # row 0 only: unit 1's three are gone with its z_h
+    assert counted["weights"] == wx[:, unit == 0].sum() + 4 + 2 and counted["weights_total"] == 72 + 36 + 15
+    per_matrix = structure_report(lstm)["weights"] + structure_report(softmax)["weights"]
+    assert per_matrix == wx.sum() + 4 + 5 > counted["weights"]  # structure_report keeps the dead columns and row
+
+    # z_h on the recurrence only: the softmax still reads unit 1, so it is live (its kernel columns count, not its
+    # recurrent row: z_h removes that)
+    recurrence = BayesianLSTM.from_config({**lstm.get_config(), "hidden_scaling": "recurrence"})
+    recurrence.build((2, 4))
+    recurrence.set_weights(lstm.get_weights())
+    counted = counted_as_lobacheva([recurrence], softmax)
+    assert counted["lstm_0"]["hidden_neurons"] == 2 and counted["softmax"] == {"kernel": 5}
+    assert counted["lstm_0"]["kernel"] == wx[:, unit < 2].sum() and counted["lstm_0"]["recurrent_kernel"] == 4
+
+    # a stack: the second LSTM's kernel rows read the first's units; a dead unit of the first leaves out its row there
+    top = BayesianLSTM(2, gate_groups=False, hidden_scaling="output", name="lstm_1")
+    top.build((2, 4, 3))
+    top_wx = np.array([[1] * 8, [1] * 8, [0] * 8], bool)  # row 1 reads unit 1 (z_h removed); row 2 is empty
+    for name, kept in (("kernel", top_wx), ("recurrent_kernel", np.ones((2, 8), bool)),
+                       ("hidden_neurons", np.ones(2, bool)), ("input_neurons", np.ones(3, bool))):
+        _set_kept(top, name, kept)
+    stacked = counted_as_lobacheva([lstm, top])  # no Bayesian softmax: every unit of the top layer is read
+    assert stacked["lstm_0"]["hidden_neurons"] == 1 and stacked["lstm_1"] == {"kernel": 8, "recurrent_kernel": 16,
+                                                                               "hidden_neurons": 2}
+    assert "softmax" not in stacked and stacked["weights_total"] == 72 + 36 + 24 + 16
 
 
 def test_token_inputs_drawing_the_rows_read_equals_drawing_the_whole_kernel(monkeypatch):
