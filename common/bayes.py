@@ -31,6 +31,8 @@ language-model runs whose compression counts every weight.
 
 Negative KL of the log-uniform prior, up to a constant (Molchanov et al., Eq. 14):
     -KL ~= k1 sigmoid(k2 + k3 log alpha) - 0.5 log(1 + 1/alpha) - k1,  k1, k2, k3 = 0.63576, 1.87320, 1.48695
+Lobacheva et al.'s code uses a rounded refit, 0.64 sigmoid(1.5 (log alpha + 1.3)): k1, k2, k3 = 0.64, 1.95, 1.5
+(KL_FITS; the same curve to a constant and a slope within 1.5%).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from keras import ops
 from common.layers import ScannedRNN, lstm_update, nth_draw
 
 K1, K2, K3 = 0.63576, 1.87320, 1.48695
+KL_FITS = {"molchanov": (K1, K2, K3), "lobacheva": (0.64, 1.95, 1.5)}  # (k1, k2, k3) of the KL's fitted curve
 LOG_ALPHA_THRESHOLD = 3.0
 GROUP_VARIABLES = ("input_neurons", "hidden_neurons", "gate_preactivations")
 GROUP_NOISE = ("batch", "sequence")
@@ -73,15 +76,17 @@ def as_log_sigma2(value, path: str):
     return value if factor == 1.0 else factor * value
 
 
-def kl_log_uniform(mu, log_sigma2, log_alpha_clip: float = LOG_ALPHA_CLIP):
+def kl_log_uniform(mu, log_sigma2, log_alpha_clip: float = LOG_ALPHA_CLIP, fit: str = "molchanov"):
     """Sum over the elements of KL(N(mu, sigma^2) || log-uniform), the approximation above (>= 0).
 
     log alpha is clipped to [-log_alpha_clip, log_alpha_clip], so no element outside that range
     feels the KL: with 8 (Lobacheva et al.'s code) a weight below log alpha -8 is free of its
-    constant pull (about 0.5 per unit of log alpha) that 10 keeps on it down to -10.
+    constant pull (about 0.5 per unit of log alpha) that 10 keeps on it down to -10. `fit` names
+    the fitted curve's constants (KL_FITS).
     """
+    k1, k2, k3 = KL_FITS[fit]
     la = ops.clip(log_alpha(mu, log_sigma2), -log_alpha_clip, log_alpha_clip)
-    neg_kl = K1 * ops.sigmoid(K2 + K3 * la) - 0.5 * ops.log1p(ops.exp(-la)) - K1
+    neg_kl = k1 * ops.sigmoid(k2 + k3 * la) - 0.5 * ops.log1p(ops.exp(-la)) - k1
     return -ops.sum(neg_kl)
 
 
@@ -92,12 +97,15 @@ class LogUniformKL:
     second variable holds log sigma^2, or log sigma when its name ends in `_log_sigma`.
     """
 
-    def __init__(self, pairs, strength: float, log_alpha_clip: float = LOG_ALPHA_CLIP):
+    def __init__(self, pairs, strength: float, log_alpha_clip: float = LOG_ALPHA_CLIP, fit: str = "molchanov"):
         if not log_alpha_clip > 0:
             raise ValueError(f"log_alpha_clip={log_alpha_clip}: must be > 0 (the KL clips log alpha to [-it, it])")
+        if fit not in KL_FITS:
+            raise ValueError(f"fit={fit!r}: the KL's fitted curve is one of {sorted(KL_FITS)}")
         self.pairs = [tuple(p) for p in pairs]
         self.strength = float(strength)
         self.log_alpha_clip = float(log_alpha_clip)
+        self.fit = fit
 
     @property
     def variables(self):
@@ -109,7 +117,7 @@ class LogUniformKL:
                 raise ValueError(f"{mu} {tuple(shapes[mu])} and {ls2} {tuple(shapes[ls2])} must have the same shape")
 
     def __call__(self, values):
-        return self.strength * sum(kl_log_uniform(values[mu], as_log_sigma2(values[ls], ls), self.log_alpha_clip)
+        return self.strength * sum(kl_log_uniform(values[mu], as_log_sigma2(values[ls], ls), self.log_alpha_clip, self.fit)
                                    for mu, ls in self.pairs)
 
 

@@ -58,6 +58,7 @@ class PTBConfig:
     bayes_init: str = "uniform"  # Bayesian: the preset's uniform init, or "lobacheva" (orthogonal, forget bias 1, ...)
     bayes_log_alpha_clip: float = 10.0  # Bayesian: the KL clips log alpha to [-this, this] (Lobacheva et al.'s code: 8)
     bayes_sigma_variable: str = "log_sigma2"  # Bayesian: the noise variables hold "log_sigma2", or "log_sigma" (theirs)
+    bayes_kl_fit: str = "molchanov"  # Bayesian: the KL's fitted curve, Molchanov et al.'s or "lobacheva" (their rounding)
     gate_hidden: int = 0  # H-LSTMs with this gate hidden width, trained by grow-and-prune (Dai et al.), when > 0
     seed_density: float = 0.5  # grow-and-prune: density of the random initial masks
     grow_epochs: int = 2  # grow-and-prune: growth before epochs 2 .. grow_epochs + 1
@@ -86,7 +87,7 @@ class PTBConfig:
         for key in ("gate_hidden", "grow_epochs", "prune_epochs", "lr_step_epochs"):
             check_range(key, getattr(self, key), 0)
         choices = {"lr_schedule": ("exponential", "step"), "optimizer": ("gd", "adam"), "freeze_mode": ("", "element"),
-                   "bayes_sigma_variable": ("log_sigma2", "log_sigma")}
+                   "bayes_sigma_variable": ("log_sigma2", "log_sigma"), "bayes_kl_fit": ("molchanov", "lobacheva")}
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key} must be one of {allowed}, got {getattr(self, key)!r}")

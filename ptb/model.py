@@ -134,7 +134,8 @@ def sparsity_penalty(model, groups, config: PTBConfig) -> common.SparsityPenalty
     """ISS group Lasso + L1 (all weights but the embedding) + row/column group Lasso; or the Bayesian KL."""
     if config.kl_weight:
         pairs = [p for layer in _bayesian_layers(model) for p in layer.kl_pairs()]
-        return common.SparsityPenalty([common.bayes.LogUniformKL(pairs, config.kl_weight, config.bayes_log_alpha_clip)])
+        return common.SparsityPenalty([common.bayes.LogUniformKL(pairs, config.kl_weight, config.bayes_log_alpha_clip,
+                                                                 config.bayes_kl_fit)])
     l1_vars = [v.path for v in model.trainable_weights if not v.path.startswith("embedding/")]
     terms = [common.StructureGroupLasso(groups, config.group_lasso), common.L1(l1_vars, config.weight_decay)]
     for layer, row_multi, col_multi in config.row_col_multipliers:

@@ -77,10 +77,12 @@ flags.DEFINE_float("bayes_log_alpha_clip", 10.0, "bayes_structured: the KL term 
 flags.DEFINE_enum("bayes_sigma_variable", "log_sigma2", ["log_sigma2", "log_sigma"], "bayes_structured: the trained "
                   "noise variable of each weight holds log sigma^2, or log sigma as in Lobacheva et al.'s code (the same "
                   "model; Adam then moves log sigma^2 twice as fast).")
+flags.DEFINE_enum("bayes_kl_fit", "molchanov", ["molchanov", "lobacheva"], "bayes_structured: the constants of the KL's "
+                  "fitted curve: Molchanov et al.'s, or the rounded refit in Lobacheva et al.'s code (0.64, 1.5, 1.3).")
 
 
 BAYES_FLAGS = ("bayes_layers", "bayes_gates", "bayes_group_noise", "bayes_hidden_scaling", "bayes_init",
-               "bayes_log_alpha_clip", "bayes_sigma_variable")  # = config fields
+               "bayes_log_alpha_clip", "bayes_sigma_variable", "bayes_kl_fit")  # = config fields
 
 
 def resolve_config():

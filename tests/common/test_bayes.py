@@ -63,6 +63,22 @@ def test_kl_differs_from_lobachevas_rounded_fit_by_a_constant_and_a_small_slope(
     assert np.abs(slope_ratio - 1).max() < 0.015 and np.abs(slope_ratio - 1).max() > 0.01  # rounded, not identical
 
 
+def test_their_kl_fit_is_their_code_s_curve_to_a_constant_and_unknown_fits_are_refused():
+    """fit="lobacheva" (--bayes_kl_fit): their 0.5 log(1 + 1/alpha) - 0.64 sigmoid(1.5 (log alpha + 1.3)) - 0.03, plus 0.67."""
+    la = np.linspace(-8.0, 8.0, 161)
+    ours = np.array([float(keras.ops.convert_to_numpy(kl_log_uniform(np.array([1.0]), np.array([v]), fit="lobacheva")))
+                     for v in la])
+    theirs = 0.5 * np.log1p(np.exp(-la)) - 0.64 * _sigmoid(1.5 * (la + 1.3)) - 0.03
+    np.testing.assert_allclose(ours - theirs, 0.67, atol=2e-5)
+    molchanov = np.array([float(keras.ops.convert_to_numpy(kl_log_uniform(np.array([1.0]), np.array([v])))) for v in la])
+    assert np.abs(molchanov - ours).max() > 0.005  # the default is the other curve
+    penalty = LogUniformKL([("w", "w_log_sigma2")], 2.0, fit="lobacheva")
+    values = {"w": np.array([1.0]), "w_log_sigma2": np.array([0.5])}
+    assert float(keras.ops.convert_to_numpy(penalty(values))) == pytest.approx(2 * ours[la.tolist().index(0.5)], abs=1e-5)
+    with pytest.raises(ValueError, match="fit='theirs': the KL's fitted curve is one of \\['lobacheva', 'molchanov'\\]"):
+        LogUniformKL([], 1.0, fit="theirs")
+
+
 def _kl(log_alpha_value, clip):
     return float(keras.ops.convert_to_numpy(kl_log_uniform(np.array([1.0]), np.array([log_alpha_value]), clip)))
 

@@ -199,6 +199,7 @@ def test_set_run_keeps_its_sparsity_and_resumes_like_an_uninterrupted_one(tmp_pa
     (["--bayes_init=lobacheva"], "--bayes_init needs --method=bayes_structured"),
     (["--bayes_sigma_variable=log_sigma"], "--bayes_sigma_variable needs --method=bayes_structured"),
     (["--bayes_log_alpha_clip=8"], "--bayes_log_alpha_clip needs --method=bayes_structured"),
+    (["--bayes_kl_fit=lobacheva"], "--bayes_kl_fit needs --method=bayes_structured"),
     (["--adam_epsilon=3.5e-7"], "--adam_epsilon needs --optimizer=adam"),
     (["--model=sparselarge", "--max_epoch=3"], "--max_epoch sets the exponential decay; --model=sparselarge decays by steps"),
     (["--method=grow_prune", "--display_weights"], "--display_weights draws the matrices of the ISS groups"),  # none here
@@ -217,20 +218,22 @@ def test_method_flag_checks_its_config(tmp_path, tiny_corpus, args, message):
 def test_bayes_structured_run_reports_what_survives(tmp_path, tiny_corpus, layers, width, bayes_layers, gates,
                                                     lobacheva_code, one_hot):
     save = tmp_path / "bayes"
-    noise, scaling, init, clip, sigma = (("sequence", "output", "lobacheva", 8.0, "log_sigma") if lobacheva_code
-                                         else ("batch", "recurrence", "uniform", 10.0, "log_sigma2"))
+    noise, scaling, init, clip, sigma, fit = (("sequence", "output", "lobacheva", 8.0, "log_sigma", "lobacheva")
+                                              if lobacheva_code else ("batch", "recurrence", "uniform", 10.0, "log_sigma2",
+                                                                      "molchanov"))
     train = run("ptb.train", "--model=test", f"--data_path={tiny_corpus}", f"--save_path={save}", "--method=bayes_structured",
         "--kl_weight=0.001", "--max_max_epoch=1", "--verbose=0", f"--num_layers={layers}", f"--hidden_size={width}",
         f"--bayes_layers={bayes_layers}", "--bayes_gates" if gates else "--nobayes_gates",
         f"--bayes_group_noise={noise}", f"--bayes_hidden_scaling={scaling}", f"--bayes_init={init}",
-        f"--bayes_log_alpha_clip={clip}", f"--bayes_sigma_variable={sigma}", "--one_hot_input" if one_hot else "--noone_hot_input")
+        f"--bayes_log_alpha_clip={clip}", f"--bayes_sigma_variable={sigma}", f"--bayes_kl_fit={fit}",
+        "--one_hot_input" if one_hot else "--noone_hot_input")
     results = json.loads((save / "results.json").read_text())
     sparsified = {f"lstm_{i}" for i in range(layers)} | ({"softmax"} if bayes_layers == "all" else set())
     sparsified |= {"embedding"} if bayes_layers == "all" and not one_hot else set()
     assert set(results["structure"]) == sparsified | {"model"} and results["config"]["kl_weight"] == 0.001
     assert results["config"]["bayes_gates"] is gates
-    assert ([results["config"][f"bayes_{k}"] for k in ("group_noise", "hidden_scaling", "init", "log_alpha_clip", "sigma_variable")]
-            == [noise, scaling, init, clip, sigma])
+    assert ([results["config"][f"bayes_{k}"] for k in ("group_noise", "hidden_scaling", "init", "log_alpha_clip", "sigma_variable",
+                                                       "kl_fit")] == [noise, scaling, init, clip, sigma, fit])
     total = 13 * width + layers * (8 * width * width + 4 * width) + width * 13 + 13  # the dense model's weights
     if one_hot:  # no embedding; the first LSTM's input kernel has a row per word
         total += 13 * 4 * width - 13 * width - 4 * width * width

@@ -83,3 +83,22 @@ def test_adam_epsilon_reaches_the_optimizer_and_old_run_configs_keep_keras_defau
     assert PTBConfig.from_json(saved) == adam
     with pytest.raises(ConfigError, match="adam_epsilon must be in \\(0, inf\\)"):
         dataclasses.replace(adam, adam_epsilon=0.0)
+
+
+def test_bayes_kl_fit_reaches_the_penalty_and_old_run_configs_keep_molchanovs():
+    """A run folder written before the field existed resumes with the curve it trained with; an unknown one is refused."""
+    import dataclasses
+
+    from ptb.config import PTBConfig
+    from ptb.model import build_language_model, sparsity_penalty
+
+    bayes = dataclasses.replace(PRESETS["test"], kl_weight=0.001)
+    model = build_language_model(bayes, 13, 2, 5, seed=0)
+    for fit in ("molchanov", "lobacheva"):
+        (term,) = sparsity_penalty(model, [], dataclasses.replace(bayes, bayes_kl_fit=fit)).terms
+        assert term.fit == fit
+    saved = bayes.to_json()
+    del saved["bayes_kl_fit"]
+    assert PTBConfig.from_json(saved) == bayes and bayes.bayes_kl_fit == "molchanov"
+    with pytest.raises(ConfigError, match="bayes_kl_fit must be one of \\('molchanov', 'lobacheva'\\), got 'theirs'"):
+        dataclasses.replace(bayes, bayes_kl_fit="theirs")
