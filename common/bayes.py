@@ -436,15 +436,12 @@ def counted_as_lobacheva(lstms: list[BayesianLSTM], softmax: BayesianDense | Non
     Returns {layer name: {"kernel", "recurrent_kernel", "hidden_neurons"}, softmax name: {"kernel"},
     "weights", "weights_total"}; "hidden_neurons" is their z_h.
     """
-    kept = {id(layer): {n: kept_at_evaluation(layer, n) for n in ("kernel", "recurrent_kernel")} for layer in lstms}
-    readers = [kept[id(layer)]["kernel"] for layer in lstms[1:]]
-    readers.append(kept_at_evaluation(softmax, "kernel") if softmax is not None else None)
+    kernels = [(kept_at_evaluation(layer, "kernel"), kept_at_evaluation(layer, "recurrent_kernel")) for layer in lstms]
+    readers = [wx for wx, _ in kernels[1:]] + [kept_at_evaluation(softmax, "kernel") if softmax is not None else None]
+    first = lstms[0]  # its live inputs: every word, or its kept z_x
+    rows = np.ones(first.token_inputs, bool) if first.token_inputs else kept_at_evaluation(first, "input_neurons")
     report, total, weights_total = {}, 0, 0
-    rows = None  # the live inputs of the first layer: every word, or its kept z_x
-    for layer, reader in zip(lstms, readers):
-        wx, wh = kept[id(layer)]["kernel"], kept[id(layer)]["recurrent_kernel"]
-        if rows is None:
-            rows = np.ones(wx.shape[0], bool) if layer.token_inputs else kept_at_evaluation(layer, "input_neurons")
+    for layer, (wx, wh), reader in zip(lstms, kernels, readers):
         read = reader.any(axis=1) if reader is not None else np.ones(layer.units, bool)
         zh = kept_at_evaluation(layer, "hidden_neurons")
         if layer.hidden_scaling == "output":

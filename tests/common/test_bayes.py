@@ -26,6 +26,11 @@ def _sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
 
+def their_kl(la):
+    """Lobacheva et al.'s code's fit of the KL (its alpha_regf), up to their constant."""
+    return 0.5 * np.log1p(np.exp(-la)) - 0.64 * _sigmoid(1.5 * (la + 1.3)) - 0.03
+
+
 def numpy_lstm(x, wx, wh, b, zx, zh, zg, h, c):
     """Keras gate order i, f, c, o; group variables multiply inputs, hidden neurons, preactivations."""
     units = wh.shape[0]
@@ -54,7 +59,7 @@ def test_kl_differs_from_lobachevas_rounded_fit_by_a_constant_and_a_small_slope(
     (results/methods.md states the bounds): after a constant, within 0.013; slopes within 1.5%."""
     la = np.linspace(-10.0, 10.0, 2001)
     ours = np.array([float(keras.ops.convert_to_numpy(kl_log_uniform(np.array([1.0]), np.array([v])))) for v in la])
-    theirs = 0.5 * np.log1p(np.exp(-la)) - 0.64 * _sigmoid(1.5 * (la + 1.3)) - 0.03
+    theirs = their_kl(la)
     offset = ours - theirs
     assert 0.66 < offset.min() and offset.max() - offset.min() < 0.013
     their_slope = np.gradient(theirs, la)
@@ -68,7 +73,7 @@ def test_their_kl_fit_is_their_code_s_curve_to_a_constant_and_unknown_fits_are_r
     la = np.linspace(-8.0, 8.0, 161)
     ours = np.array([float(keras.ops.convert_to_numpy(kl_log_uniform(np.array([1.0]), np.array([v]), fit="lobacheva")))
                      for v in la])
-    theirs = 0.5 * np.log1p(np.exp(-la)) - 0.64 * _sigmoid(1.5 * (la + 1.3)) - 0.03
+    theirs = their_kl(la)
     np.testing.assert_allclose(ours - theirs, 0.67, atol=2e-5)
     molchanov = np.array([float(keras.ops.convert_to_numpy(kl_log_uniform(np.array([1.0]), np.array([v])))) for v in la])
     assert np.abs(molchanov - ours).max() > 0.005  # the default is the other curve
