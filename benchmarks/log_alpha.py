@@ -1,6 +1,6 @@
 """Where a Bayesian run's log alphas lie, and how many of them the KL's clip range leaves alone.
 
-    python -m benchmarks.log_alpha runs/RUN
+    python -m benchmarks.log_alpha runs/RUN [--edges=2.9,2.95,3,3.05,3.1]
 
 The KL term reads log alpha clipped to [-c, c] (`--bayes_log_alpha_clip`; ours 10, Lobacheva et
 al.'s and Molchanov et al.'s code 8), so a weight outside that range feels no KL at all. Below -8
@@ -13,6 +13,8 @@ that keep an entry, which for the one-hot LSTM's input kernel are the words the 
 (Lobacheva et al.'s logs print the same as z_x). `counted_as_lobacheva`: the kept weights of the
 LSTMs and the softmax counted as their logs count them, a dead hidden unit's weights left out
 (common.bayes.counted_as_lobacheva), beside which structure.csv's per-matrix counts can be read.
+`--edges` replaces the interval edges, e.g. fine ones around the threshold 3 to see how many entries
+a small shift of log alpha would move across it (how fragile a kept count is).
 """
 
 from __future__ import annotations
@@ -48,15 +50,16 @@ def log_alpha_counts(layer: SparseVDWeights, name: str, edges=EDGES) -> dict:
             **{k: int(n) for k, n in zip(interval_names(edges), counts)}}
 
 
-def run_report(run_path: str) -> dict:
+def run_report(run_path: str, edges=EDGES) -> dict:
     from ptb.model import TASK
 
     model, config, _, _ = restore_model(TASK, run_path)
     layers = [layer for layer in model.layers if isinstance(layer, SparseVDWeights)]
     if not layers:
         raise SystemExit(f"{run_path}: no Bayesian layers (a --method=bayes_structured run has them)")
-    variables = {f"{layer.name}/{name}": log_alpha_counts(layer, name) for layer in layers for name in layer.stochastic}
-    total = {k: sum(v[k] for v in variables.values()) for k in ("entries", "kept", *interval_names())}
+    variables = {f"{layer.name}/{name}": log_alpha_counts(layer, name, edges)
+                 for layer in layers for name in layer.stochastic}
+    total = {k: sum(v[k] for v in variables.values()) for k in ("entries", "kept", *interval_names(edges))}
     lstms = [layer for layer in layers if isinstance(layer, BayesianLSTM)]
     softmax = next((layer for layer in layers if isinstance(layer, BayesianDense)), None)
     state, _ = latest_checkpoint(run_path)
@@ -65,10 +68,25 @@ def run_report(run_path: str) -> dict:
             **({"counted_as_lobacheva": counted_as_lobacheva(lstms, softmax)} if lstms else {})}
 
 
+def parse_edges(text: str) -> tuple[float, ...]:
+    """`--edges=A,B,...`: increasing finite numbers, or a clear error."""
+    try:
+        edges = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise SystemExit(f"--edges={text}: give increasing numbers separated by commas, e.g. --edges=2.9,3,3.1")
+    if not all(np.isfinite(edges)) or any(b <= a for a, b in zip(edges, edges[1:])):
+        raise SystemExit(f"--edges={text}: the edges must be finite and increasing")
+    return edges
+
+
 def main(argv: list[str]) -> None:
-    if len(argv) != 1:
+    edges = EDGES
+    for arg in [a for a in argv if a.startswith("--edges=")]:
+        edges = parse_edges(arg.split("=", 1)[1])
+    paths = [a for a in argv if not a.startswith("--edges=")]
+    if len(paths) != 1 or paths[0].startswith("--"):
         raise SystemExit(__doc__.strip().splitlines()[2].strip())
-    print(json.dumps(run_report(argv[0])))
+    print(json.dumps(run_report(paths[0], edges)))
 
 
 if __name__ == "__main__":

@@ -448,6 +448,21 @@ def test_log_alpha_counts_put_each_entry_in_its_interval_and_count_the_rows_that
     assert names == ["[-inf, -10)", "[-10, -8)", "[-8, 3)", "[3, 8)", "[8, 10)", "[10, inf)"]
     assert [counts[k] for k in names] == [0, 0, 4, 1, 3, 4]
     assert (counts["entries"], counts["kept"], counts["rows"], counts["rows_with_kept"]) == (12, 4, 4, 2)
+    fine = log_alpha_counts(layer, "kernel", edges=(2.0, 3.0, 5.0))  # finer edges: the same entries, split anew
+    assert [fine[k] for k in interval_names((2.0, 3.0, 5.0))] == [4, 0, 1, 7]
+    assert fine["kept"] == counts["kept"]  # what is kept does not depend on the edges
+
+
+def test_log_alpha_edges_flag_rejects_what_is_not_an_increasing_list(capsys):
+    from benchmarks.log_alpha import main, parse_edges
+
+    assert parse_edges("2.9,3,3.1") == (2.9, 3.0, 3.1)
+    for bad, words in (("3,a", "separated by commas"), ("3,2.9", "finite and increasing"),
+                       ("3,3", "finite and increasing"), ("2,inf", "finite and increasing")):
+        with pytest.raises(SystemExit, match=words):
+            parse_edges(bad)
+    with pytest.raises(SystemExit, match="python -m benchmarks.log_alpha"):
+        main(["--edges=2.9,3"])  # no run folder
 
 
 def test_adam_epsilon_report_counts_the_entries_whose_step_another_epsilon_shrinks():
