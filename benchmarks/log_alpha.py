@@ -73,7 +73,7 @@ def parse_edges(text: str) -> tuple[float, ...]:
     try:
         edges = tuple(float(x) for x in text.split(","))
     except ValueError:
-        raise SystemExit(f"--edges={text}: give increasing numbers separated by commas, e.g. --edges=2.9,3,3.1")
+        raise SystemExit(f"--edges={text}: give increasing numbers separated by commas, e.g. --edges=2.9,3,3.1") from None
     if not all(np.isfinite(edges)) or any(b <= a for a, b in zip(edges, edges[1:])):
         raise SystemExit(f"--edges={text}: the edges must be finite and increasing")
     return edges

@@ -453,7 +453,7 @@ def test_log_alpha_counts_put_each_entry_in_its_interval_and_count_the_rows_that
     assert fine["kept"] == counts["kept"]  # what is kept does not depend on the edges
 
 
-def test_log_alpha_edges_flag_rejects_what_is_not_an_increasing_list(capsys):
+def test_log_alpha_edges_flag_rejects_what_is_not_an_increasing_list():
     from benchmarks.log_alpha import main, parse_edges
 
     assert parse_edges("2.9,3,3.1") == (2.9, 3.0, 3.1)
