@@ -37,10 +37,13 @@ HIDDEN = re.compile(r"z_h: (\d+)/(\d+)")
 COMPRESSION = re.compile(r"Overall compression: ([\d.]+)")
 LSTM_KEPT = re.compile(r"\(w_[xh]: (\d+)/\d+\)")
 SOFTMAX_KEPT = re.compile(r"Dense: \(w: (\d+)/\d+\)")
+INPUT_KERNEL_KEPT = re.compile(r"\(w_x: (\d+)/\d+\)")
+RECURRENT_KERNEL_KEPT = re.compile(r"\(w_h: (\d+)/\d+\)")
 
 
 def read_their_log(path: str) -> dict[int, dict]:
-    """{epoch (1-based): {"valid", "test", "hidden", "compression", "kept": {"lstm", "softmax"}}} from one of their logs."""
+    """{epoch (1-based): {"valid", "test", "hidden", "compression", "kept": {"lstm", "softmax"},
+    "kernels": {"input": w_x, "recurrent": w_h}}} from one of their logs."""
     epochs, current = {}, None
     with open(path, encoding="utf-8") as f:
         for line in f:
@@ -58,6 +61,8 @@ def read_their_log(path: str) -> dict[int, dict]:
                     current["hidden"] = f"{h.group(1)}/{h.group(2)}"
                 if (lstm := LSTM_KEPT.findall(line)) and (softmax := SOFTMAX_KEPT.search(line)):
                     current["kept"] = {"lstm": sum(map(int, lstm)), "softmax": int(softmax.group(1))}
+                if (wx := INPUT_KERNEL_KEPT.search(line)) and (wh := RECURRENT_KERNEL_KEPT.search(line)):
+                    current["kernels"] = {"input": int(wx.group(1)), "recurrent": int(wh.group(1))}
     if not epochs:
         raise ValueError(f"{path}: no 'Epoch N took' lines: not one of Lobacheva et al.'s training logs")
     return epochs

@@ -347,7 +347,9 @@ def test_epochs_vs_lobacheva_puts_our_epochs_next_to_their_log(tmp_path, capsys)
     log = tmp_path / "log_lcrl.txt"
     log.write_text(THEIR_LOG)
     assert read_their_log(str(log))[2] == {"valid": 378.0864, "test": 365.4886, "compression": 22.722857948,
-                                           "hidden": "250/256", "kept": {"lstm": 78030 + 66298, "softmax": 430518}}
+                                           "hidden": "250/256", "kept": {"lstm": 78030 + 66298, "softmax": 430518},
+                                           "kernels": {"input": 78030, "recurrent": 66298}}
+    assert "kernels" not in read_their_log(str(log))[1]  # their first epoch prints no w_h
     run = tmp_path / "run"
     run.mkdir()
     (run / "log.csv").write_text("epoch,val_ppl\n0,580.51\n1,364.41\n2,294.13\n")
@@ -431,6 +433,46 @@ def test_epochs_vs_lobacheva_gain_gives_the_kept_weights_gained_per_epoch_theirs
     log.write_text("\n".join(line.split(" (w_")[0] for line in THEIR_LOG.splitlines()))
     assert main(["x", "--gain=1-2", str(run), str(log)]) == 1
     assert "no per-layer counts" in capsys.readouterr().err
+
+
+def test_counted_vs_lobacheva_sets_both_of_our_counts_and_the_two_kernels_beside_their_log(tmp_path, capsys):
+    import json
+
+    from benchmarks.counted_vs_lobacheva import main
+    from common.stats import append_csv_row
+
+    log = tmp_path / "log_lcrl.txt"
+    log.write_text(THEIR_LOG)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "log.csv").write_text("epoch,val_ppl\n0,580.51\n1,364.41\n")
+    append_csv_row(str(run / "structure.csv"), 1, {
+        "nonzero_weights": 999, "weights": 4000, "compression": 4.0, "lstm_0/weights": 80000,
+        "lstm_0/weights_total": 1000, "lstm_0/hidden_neurons": 9, "lstm_0/units": 16, "softmax/weights": 430000,
+        "softmax/weights_total": 1000})
+
+    def line(epoch, kernel, recurrent, live, softmax):
+        return json.dumps({"epochs": epoch, "counted_as_lobacheva": {
+            "lstm_0": {"kernel": kernel, "recurrent_kernel": recurrent, "hidden_neurons": live},
+            "softmax": {"kernel": softmax}}})
+
+    jsonl = tmp_path / "log_alpha.jsonl"
+    jsonl.write_text("\n".join([line(1, 40000, 5000, 16, 500000), line(2, 1, 1, 1, 1), line(2, 79000, 900, 7, 429990)]))
+    assert main(["x", str(jsonl), str(run), str(log)]) == 0
+    assert capsys.readouterr().out.splitlines()[2:] == [
+        "| 1 | - | 45,000 | 42,139 | - | 500,000 | 521,359 | - | 16 | 256 |",  # no structure row for epoch 1
+        "| 2 | 80,000 | 79,900 | 144,328 | 430,000 | 429,990 | 430,518 | 9 | 7 | 250 |"]  # the later line of epoch 2
+    assert main(["x", "--kernels", str(jsonl), str(run), str(log)]) == 0
+    assert capsys.readouterr().out.splitlines()[2:] == [
+        "| 1 | 40,000 | - | - | 5,000 | - | - |",  # their epoch 1 prints w_x only: no split
+        f"| 2 | 79,000 | 78,030 | +970 (+{100 * (79000 / 78030 - 1):.1f}%) | 900 | 66,298 | -65,398 (-98.6%) |"]
+    jsonl.write_text(line(1, 1, 1, 1, 1) + "\n" + json.dumps({"epochs": 2, "total": 5}) + "\n")
+    assert main(["x", str(jsonl), str(run), str(log)]) == 1
+    assert "log_alpha.jsonl, line 2: not a benchmarks.log_alpha output" in capsys.readouterr().err
+    assert main(["x", str(tmp_path / "none.jsonl"), str(run), str(log)]) == 1
+    assert "none.jsonl not found" in capsys.readouterr().err
+    assert main(["x", "--kernel", str(jsonl), str(run), str(log)]) == 2  # a misspelt flag: the usage, not a table
+    assert "counted_vs_lobacheva LOG_ALPHA_JSONL RUN" in capsys.readouterr().err
 
 
 def test_log_alpha_counts_put_each_entry_in_its_interval_and_count_the_rows_that_keep_one():
