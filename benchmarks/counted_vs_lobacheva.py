@@ -19,7 +19,7 @@ import json
 import os
 import sys
 
-from benchmarks.epochs_vs_lobacheva import read_our_run, read_their_log
+from benchmarks.epochs_vs_lobacheva import read_our_run, read_their_log, report
 
 
 def read_counted(path: str) -> dict[int, dict]:
@@ -85,16 +85,14 @@ def main(argv: list[str]) -> int:
     if len(argv) != 4 or any(a.startswith("--") for a in argv[1:]):
         print("\n".join(__doc__.strip().splitlines()[2:4]), file=sys.stderr)
         return 2
-    try:
+
+    def build() -> list[str]:
         counted, ours, theirs = read_counted(argv[1]), read_our_run(argv[2]), read_their_log(argv[3])
         if not counted:
             raise ValueError(f"{argv[1]}: no lines")
-        lines = kernel_table(counted, theirs) if kernels else count_table(counted, ours, theirs)
-    except (OSError, ValueError) as error:
-        print(f"counted_vs_lobacheva: {error}", file=sys.stderr)
-        return 1
-    print("\n".join(lines))
-    return 0
+        return kernel_table(counted, theirs) if kernels else count_table(counted, ours, theirs)
+
+    return report("counted_vs_lobacheva", build)
 
 
 if __name__ == "__main__":

@@ -177,6 +177,17 @@ def gain_window(argv: list[str]) -> tuple[list[str], tuple[int, int] | None]:
     return [a for a in argv if a not in flags], (int(m[1]), int(m[2]))
 
 
+def report(program: str, build) -> int:
+    """Print the markdown lines build() returns (exit 0), or the OSError/ValueError it raises as one line (exit 1)."""
+    try:
+        lines = build()
+    except (OSError, ValueError) as error:
+        print(f"{program}: {error}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0
+
+
 def main(argv: list[str]) -> int:
     layered = "--by_layer" in argv
     argv = [a for a in argv if a != "--by_layer"]
@@ -188,7 +199,8 @@ def main(argv: list[str]) -> int:
     if len(argv) < 3:
         print("\n".join(__doc__.strip().splitlines()[2:6]), file=sys.stderr)
         return 2
-    try:
+
+    def build() -> list[str]:
         theirs, runs = read_their_log(argv[-1]), dict(labelled_run(r) for r in argv[1:-1])
         if len(runs) < len(argv) - 2:
             raise ValueError("two runs have the same name; give each once")
@@ -196,14 +208,9 @@ def main(argv: list[str]) -> int:
             raise ValueError(f"{argv[-1]}: no per-layer counts (w_x, w_h, Dense w) to compare by layer")
         lines = (by_layer(runs, theirs) if layered else table(next(iter(runs.values())), theirs) if len(runs) == 1
                  else side_by_side(runs, theirs))
-        if window:
-            lines += ["", *gains(runs, theirs, *window)]
-    except (OSError, ValueError) as error:
-        print(f"epochs_vs_lobacheva: {error}", file=sys.stderr)
-        return 1
-    print("\n".join(lines))
-    return 0
+        return lines + ["", *gains(runs, theirs, *window)] if window else lines
 
+    return report("epochs_vs_lobacheva", build)
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv))

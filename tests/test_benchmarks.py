@@ -340,9 +340,18 @@ LSTM: (z_x: 6344/10000) (z_h: 250/256) (gates: 1019/1024) (w_x: 78030/10240000) 
 """
 
 
+def make_run(folder, structure_rows: dict[int, dict], val_ppl=(580.51, 364.41)):
+    """A ptb.train run folder with log.csv (val_ppl per epoch) and structure.csv (a row per given epoch)."""
+    from common.stats import append_csv_row
+
+    folder.mkdir()
+    (folder / "log.csv").write_text("epoch,val_ppl\n" + "".join(f"{i},{v}\n" for i, v in enumerate(val_ppl)))
+    for epoch, row in structure_rows.items():
+        append_csv_row(str(folder / "structure.csv"), epoch, row)
+    return folder
+
 def test_epochs_vs_lobacheva_puts_our_epochs_next_to_their_log(tmp_path, capsys):
     from benchmarks.epochs_vs_lobacheva import main, read_their_log
-    from common.stats import append_csv_row
 
     log = tmp_path / "log_lcrl.txt"
     log.write_text(THEIR_LOG)
@@ -350,14 +359,10 @@ def test_epochs_vs_lobacheva_puts_our_epochs_next_to_their_log(tmp_path, capsys)
                                            "hidden": "250/256", "kept": {"lstm": 78030 + 66298, "softmax": 430518},
                                            "kernels": {"input": 78030, "recurrent": 66298}}
     assert "kernels" not in read_their_log(str(log))[1]  # their first epoch prints no w_h
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / "log.csv").write_text("epoch,val_ppl\n0,580.51\n1,364.41\n2,294.13\n")
-    for epoch, kept in ((1, 500), (2, 400)):  # structure.csv began at the second epoch
-        append_csv_row(str(run / "structure.csv"), epoch, {
-            "nonzero_weights": kept + 30, "weights": 2030, "compression": 2030 / (kept + 30), "lstm_0/weights": kept - 100,
-            "lstm_0/weights_total": 1000, "lstm_0/hidden_neurons": 7, "lstm_0/units": 8, "softmax/weights": 100,
-            "softmax/weights_total": 1000})
+    run = make_run(tmp_path / "run", {epoch: {  # structure.csv began at the second epoch
+        "nonzero_weights": kept + 30, "weights": 2030, "compression": 2030 / (kept + 30), "lstm_0/weights": kept - 100,
+        "lstm_0/weights_total": 1000, "lstm_0/hidden_neurons": 7, "lstm_0/units": 8, "softmax/weights": 100,
+        "softmax/weights_total": 1000} for epoch, kept in ((1, 500), (2, 400))}, val_ppl=(580.51, 364.41, 294.13))
     assert main(["x", str(run), str(log)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[2] == "| 1 | 580.74 | 580.51 | 563.10 | 20.44x | - | - | 256/256 | - |"
@@ -378,24 +383,17 @@ def test_epochs_vs_lobacheva_puts_our_epochs_next_to_their_log(tmp_path, capsys)
 
 def test_epochs_vs_lobacheva_by_layer_puts_the_kept_weights_of_the_lstm_and_softmax_beside_theirs(tmp_path, capsys):
     from benchmarks.epochs_vs_lobacheva import main
-    from common.stats import append_csv_row
 
     log = tmp_path / "log_lcrl.txt"
     log.write_text(THEIR_LOG)
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / "log.csv").write_text("epoch,val_ppl\n0,580.51\n1,364.41\n")
-    append_csv_row(str(run / "structure.csv"), 1, {  # an embedding too: their model has none, so it is left out
+    run = make_run(tmp_path / "run", {1: {  # an embedding too: their model has none, so it is left out
         "nonzero_weights": 999, "weights": 4000, "compression": 4.0, "embedding/weights": 555,
         "embedding/weights_total": 1000, "lstm_0/weights": 300, "lstm_0/weights_total": 1000, "lstm_0/hidden_neurons": 7,
         "lstm_0/units": 8, "lstm_1/weights": 20, "lstm_1/weights_total": 1000, "lstm_1/hidden_neurons": 8,
-        "lstm_1/units": 8, "softmax/weights": 100, "softmax/weights_total": 1000})
-    lstm_only = tmp_path / "lstm_only"  # a deterministic softmax: no count for it, not 0
-    lstm_only.mkdir()
-    (lstm_only / "log.csv").write_text("epoch,val_ppl\n0,580.51\n1,364.41\n")
-    append_csv_row(str(lstm_only / "structure.csv"), 1, {
+        "lstm_1/units": 8, "softmax/weights": 100, "softmax/weights_total": 1000}})
+    lstm_only = make_run(tmp_path / "lstm_only", {1: {  # a deterministic softmax: no count for it, not 0
         "nonzero_weights": 999, "weights": 4000, "compression": 4.0, "lstm_0/weights": 40, "lstm_0/weights_total": 1000,
-        "lstm_0/hidden_neurons": 7, "lstm_0/units": 8})
+        "lstm_0/hidden_neurons": 7, "lstm_0/units": 8}})
     assert main(["x", "--by_layer", str(run), str(lstm_only), str(log)]) == 0
     assert capsys.readouterr().out.splitlines() == [
         "| epoch | LSTM theirs | LSTM run | LSTM lstm_only | softmax theirs | softmax run | softmax lstm_only |",
@@ -409,19 +407,16 @@ def test_epochs_vs_lobacheva_by_layer_puts_the_kept_weights_of_the_lstm_and_soft
 
 def test_epochs_vs_lobacheva_gain_gives_the_kept_weights_gained_per_epoch_theirs_and_each_runs(tmp_path, capsys):
     from benchmarks.epochs_vs_lobacheva import main
-    from common.stats import append_csv_row
 
     log = tmp_path / "log_lcrl.txt"
     log.write_text(THEIR_LOG.replace("(w_x: 42139/10240000)", "(w_x: 42139/10240000) (w_h: 75673/262144)"))
-    run, late = tmp_path / "run", tmp_path / "late"
-    for folder, epochs in ((run, ((0, 100, 500), (1, 340, 300))), (late, ((1, 40, 10),))):
-        folder.mkdir()
-        (folder / "log.csv").write_text("epoch,val_ppl\n0,580.51\n1,364.41\n")
-        for epoch, lstm, softmax in epochs:
-            append_csv_row(str(folder / "structure.csv"), epoch, {
-                "nonzero_weights": lstm + softmax, "weights": 2000, "compression": 2000 / (lstm + softmax),
+    def structure(lstm, softmax):
+        return {"nonzero_weights": lstm + softmax, "weights": 2000, "compression": 2000 / (lstm + softmax),
                 "lstm_0/weights": lstm, "lstm_0/weights_total": 1000, "lstm_0/hidden_neurons": 7, "lstm_0/units": 8,
-                "softmax/weights": softmax, "softmax/weights_total": 1000})
+                "softmax/weights": softmax, "softmax/weights_total": 1000}
+
+    run = make_run(tmp_path / "run", {0: structure(100, 500), 1: structure(340, 300)})
+    late = make_run(tmp_path / "late", {1: structure(40, 10)})
     assert main(["x", "--by_layer", "--gain=1-2", str(run), str(late), str(log)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[-6:] == ["", "| gained per epoch, epochs 1-2 | LSTM | softmax |", "|---|---|---|",
@@ -439,17 +434,13 @@ def test_counted_vs_lobacheva_sets_both_of_our_counts_and_the_two_kernels_beside
     import json
 
     from benchmarks.counted_vs_lobacheva import main
-    from common.stats import append_csv_row
 
     log = tmp_path / "log_lcrl.txt"
     log.write_text(THEIR_LOG)
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / "log.csv").write_text("epoch,val_ppl\n0,580.51\n1,364.41\n")
-    append_csv_row(str(run / "structure.csv"), 1, {
+    run = make_run(tmp_path / "run", {1: {
         "nonzero_weights": 999, "weights": 4000, "compression": 4.0, "lstm_0/weights": 80000,
         "lstm_0/weights_total": 1000, "lstm_0/hidden_neurons": 9, "lstm_0/units": 16, "softmax/weights": 430000,
-        "softmax/weights_total": 1000})
+        "softmax/weights_total": 1000}})
 
     def line(epoch, kernel, recurrent, live, softmax):
         return json.dumps({"epochs": epoch, "counted_as_lobacheva": {
