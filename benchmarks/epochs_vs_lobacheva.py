@@ -35,10 +35,8 @@ VALID = re.compile(r"^Val \(clip\): ([\d.]+)")
 TEST = re.compile(r"^Test \(clip\): ([\d.]+)")
 HIDDEN = re.compile(r"z_h: (\d+)/(\d+)")
 COMPRESSION = re.compile(r"Overall compression: ([\d.]+)")
-LSTM_KEPT = re.compile(r"\(w_[xh]: (\d+)/\d+\)")
+LSTM_KEPT = re.compile(r"\(w_([xh]): (\d+)/\d+\)")  # their w_x (input kernel) and w_h (recurrent)
 SOFTMAX_KEPT = re.compile(r"Dense: \(w: (\d+)/\d+\)")
-INPUT_KERNEL_KEPT = re.compile(r"\(w_x: (\d+)/\d+\)")
-RECURRENT_KERNEL_KEPT = re.compile(r"\(w_h: (\d+)/\d+\)")
 
 
 def read_their_log(path: str) -> dict[int, dict]:
@@ -59,10 +57,11 @@ def read_their_log(path: str) -> dict[int, dict]:
                 current["compression"] = float(m.group(1))
                 if h := HIDDEN.search(line):
                     current["hidden"] = f"{h.group(1)}/{h.group(2)}"
-                if (lstm := LSTM_KEPT.findall(line)) and (softmax := SOFTMAX_KEPT.search(line)):
-                    current["kept"] = {"lstm": sum(map(int, lstm)), "softmax": int(softmax.group(1))}
-                if (wx := INPUT_KERNEL_KEPT.search(line)) and (wh := RECURRENT_KERNEL_KEPT.search(line)):
-                    current["kernels"] = {"input": int(wx.group(1)), "recurrent": int(wh.group(1))}
+                lstm = {part: int(kept) for part, kept in LSTM_KEPT.findall(line)}
+                if lstm and (softmax := SOFTMAX_KEPT.search(line)):
+                    current["kept"] = {"lstm": sum(lstm.values()), "softmax": int(softmax.group(1))}
+                if lstm.keys() == {"x", "h"}:
+                    current["kernels"] = {"input": lstm["x"], "recurrent": lstm["h"]}
     if not epochs:
         raise ValueError(f"{path}: no 'Epoch N took' lines: not one of Lobacheva et al.'s training logs")
     return epochs
@@ -211,6 +210,7 @@ def main(argv: list[str]) -> int:
         return lines + ["", *gains(runs, theirs, *window)] if window else lines
 
     return report("epochs_vs_lobacheva", build)
+
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv))
