@@ -350,6 +350,7 @@ def make_run(folder, structure_rows: dict[int, dict], val_ppl=(580.51, 364.41)):
         append_csv_row(str(folder / "structure.csv"), epoch, row)
     return folder
 
+
 def test_epochs_vs_lobacheva_puts_our_epochs_next_to_their_log(tmp_path, capsys):
     from benchmarks.epochs_vs_lobacheva import main, read_their_log
 
