@@ -2,6 +2,7 @@
 
     python -m benchmarks.counted_vs_lobacheva LOG_ALPHA_JSONL RUN log_lcrl.txt
     python -m benchmarks.counted_vs_lobacheva --kernels LOG_ALPHA_JSONL RUN log_lcrl.txt   # the LSTM's two kernels
+    python -m benchmarks.counted_vs_lobacheva --epochs=17-31 LOG_ALPHA_JSONL RUN log_lcrl.txt  # rows 17-31 only
 
 LOG_ALPHA_JSONL holds one `python -m benchmarks.log_alpha RUN` output per line (one per epoch, e.g. written
 after each checkpoint); RUN is the ptb.train run folder, or the prefix of its copies in results/, as for
@@ -11,6 +12,7 @@ softmax's kept weights ("per matrix" from structure.csv, "their count" from the 
 `counted_as_lobacheva`), and the hidden units (the kept z_h, the live ones, their z_h).
 `--kernels` splits the LSTM into its input kernel (their w_x) and recurrent kernel (their w_h), counted
 their way, with the difference to theirs: where an LSTM's surplus or deficit sits.
+`--epochs=A-B` lists epochs A to B only.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import json
 import os
 import sys
 
-from benchmarks.epochs_vs_lobacheva import read_our_run, read_their_log, report
+from benchmarks.epochs_vs_lobacheva import range_flag, read_our_run, read_their_log, report, rows_or_error, within
 
 
 def read_counted(path: str) -> dict[int, dict]:
@@ -82,15 +84,21 @@ def kernel_table(counted: dict[int, dict], theirs: dict[int, dict]) -> list[str]
 def main(argv: list[str]) -> int:
     kernels = "--kernels" in argv
     argv = [a for a in argv if a != "--kernels"]
+    try:
+        argv, shown = range_flag(argv, "epochs", "17-31")
+    except ValueError as error:
+        print(f"counted_vs_lobacheva: {error}", file=sys.stderr)
+        return 2
     if len(argv) != 4 or any(a.startswith("--") for a in argv[1:]):
-        print("\n".join(__doc__.strip().splitlines()[2:4]), file=sys.stderr)
+        print("\n".join(__doc__.strip().splitlines()[2:5]), file=sys.stderr)
         return 2
 
     def build() -> list[str]:
         counted, ours, theirs = read_counted(argv[1]), read_our_run(argv[2]), read_their_log(argv[3])
         if not counted:
             raise ValueError(f"{argv[1]}: no lines")
-        return kernel_table(counted, theirs) if kernels else count_table(counted, ours, theirs)
+        counted = within(counted, shown)
+        return rows_or_error(kernel_table(counted, theirs) if kernels else count_table(counted, ours, theirs), shown)
 
     return report("counted_vs_lobacheva", build)
 

@@ -4,6 +4,7 @@
     python -m benchmarks.epochs_vs_lobacheva [LABEL=]RUN [[LABEL=]RUN ...] log_lcrl.txt     # several runs side by side
     python -m benchmarks.epochs_vs_lobacheva --by_layer [LABEL=]RUN [...] log_lcrl.txt     # kept weights per layer
     python -m benchmarks.epochs_vs_lobacheva --by_layer --gain=10-19 [LABEL=]RUN [...] log_lcrl.txt  # + growth rates
+    python -m benchmarks.epochs_vs_lobacheva --epochs=17-31 [LABEL=]RUN [...] log_lcrl.txt     # rows 17-31 only
 
 A RUN is a ptb.train run folder (its log.csv and structure.csv), or the prefix of the copies kept
 in results/ (RUN.log.csv and RUN.structure.csv, e.g. results/methods/lobacheva150/bayes_wn_theirmodel_adam150).
@@ -21,6 +22,7 @@ our lstm_* layers' kernels) and in the softmax (their Dense w, our softmax layer
 removed hidden neurons are taken out. An embedding, which their model lacks, is left out.
 `--gain=A-B` adds how many kept weights each layer gained per epoch from epoch A to epoch B, theirs
 and each run's: the rate at which the word rows come back, which tells settings apart in a few epochs.
+`--epochs=A-B` lists epochs A to B only, so that a long run's later rows can be shown on their own.
 """
 
 from __future__ import annotations
@@ -166,14 +168,26 @@ def gains(runs: dict[str, dict[int, dict]], theirs: dict[int, dict], first: int,
     return lines
 
 
-def gain_window(argv: list[str]) -> tuple[list[str], tuple[int, int] | None]:
-    """argv without a `--gain=A-B` flag, and (A, B) from it (None without one)."""
-    flags = [a for a in argv if a.startswith("--gain")]
+def range_flag(argv: list[str], name: str, example: str) -> tuple[list[str], tuple[int, int] | None]:
+    """argv without a `--NAME=A-B` flag, and (A, B) from it (None without one)."""
+    flags = [a for a in argv if a.startswith(f"--{name}")]
     if not flags:
         return argv, None
-    if len(flags) > 1 or not (m := re.fullmatch(r"--gain=(\d+)-(\d+)", flags[0])) or int(m[1]) >= int(m[2]):
-        raise ValueError(f"{' '.join(flags)}: give one --gain=A-B with epochs A < B, e.g. --gain=10-19")
+    if len(flags) > 1 or not (m := re.fullmatch(rf"--{name}=(\d+)-(\d+)", flags[0])) or int(m[1]) >= int(m[2]):
+        raise ValueError(f"{' '.join(flags)}: give one --{name}=A-B with epochs A < B, e.g. --{name}={example}")
     return [a for a in argv if a not in flags], (int(m[1]), int(m[2]))
+
+
+def within(epochs: dict[int, dict], shown: tuple[int, int] | None) -> dict[int, dict]:
+    """The epochs from shown[0] to shown[1] (all of them without a range)."""
+    return epochs if shown is None else {e: v for e, v in epochs.items() if shown[0] <= e <= shown[1]}
+
+
+def rows_or_error(lines: list[str], shown: tuple[int, int] | None) -> list[str]:
+    """A table's lines, or a clear error when --epochs left no row in it (two header lines only)."""
+    if shown and len(lines) <= 2:
+        raise ValueError(f"--epochs={shown[0]}-{shown[1]}: no epoch in that range is in both their log and ours")
+    return lines
 
 
 def report(program: str, build) -> int:
@@ -191,12 +205,13 @@ def main(argv: list[str]) -> int:
     layered = "--by_layer" in argv
     argv = [a for a in argv if a != "--by_layer"]
     try:
-        argv, window = gain_window(argv)
+        argv, window = range_flag(argv, "gain", "10-19")
+        argv, shown = range_flag(argv, "epochs", "17-31")
     except ValueError as error:
         print(f"epochs_vs_lobacheva: {error}", file=sys.stderr)
         return 2
     if len(argv) < 3:
-        print("\n".join(__doc__.strip().splitlines()[2:6]), file=sys.stderr)
+        print("\n".join(__doc__.strip().splitlines()[2:7]), file=sys.stderr)
         return 2
 
     def build() -> list[str]:
@@ -205,8 +220,9 @@ def main(argv: list[str]) -> int:
             raise ValueError("two runs have the same name; give each once")
         if (layered or window) and not any("kept" in e for e in theirs.values()):
             raise ValueError(f"{argv[-1]}: no per-layer counts (w_x, w_h, Dense w) to compare by layer")
-        lines = (by_layer(runs, theirs) if layered else table(next(iter(runs.values())), theirs) if len(runs) == 1
-                 else side_by_side(runs, theirs))
+        rows = within(theirs, shown)  # every table lists only epochs in their log; the gains use all of it
+        lines = rows_or_error(by_layer(runs, rows) if layered else table(next(iter(runs.values())), rows)
+                              if len(runs) == 1 else side_by_side(runs, rows), shown)
         return lines + ["", *gains(runs, theirs, *window)] if window else lines
 
     return report("epochs_vs_lobacheva", build)

@@ -467,6 +467,39 @@ def test_counted_vs_lobacheva_sets_both_of_our_counts_and_the_two_kernels_beside
     assert "counted_vs_lobacheva LOG_ALPHA_JSONL RUN" in capsys.readouterr().err
 
 
+def test_epochs_flag_lists_only_the_epochs_asked_for_and_the_gains_still_use_every_epoch(tmp_path, capsys):
+    import json
+
+    from benchmarks import counted_vs_lobacheva, epochs_vs_lobacheva
+
+    log = tmp_path / "log_lcrl.txt"
+    log.write_text(THEIR_LOG.replace("(w_x: 42139/10240000)", "(w_x: 42139/10240000) (w_h: 75673/262144)"))
+    run = make_run(tmp_path / "run", {epoch: {
+        "nonzero_weights": 600, "weights": 2000, "compression": 2000 / 600, "lstm_0/weights": lstm,
+        "lstm_0/weights_total": 1000, "lstm_0/hidden_neurons": 7, "lstm_0/units": 8, "softmax/weights": 500,
+        "softmax/weights_total": 1000} for epoch, lstm in ((0, 100), (1, 340))})
+    assert epochs_vs_lobacheva.main(["x", "--by_layer", "--gain=1-2", "--epochs=2-9", str(run), str(log)]) == 0
+    assert capsys.readouterr().out.splitlines()[2:] == [
+        "| 2 | 144328 | 340 | 430518 | 500 |", "",  # epoch 1's row left out, but not from the gains
+        "| gained per epoch, epochs 1-2 | LSTM | softmax |", "|---|---|---|",
+        f"| theirs | {78030 + 66298 - 42139 - 75673:.1f} | {430518 - 521359:.1f} |", "| run | 240.0 | 0.0 |"]
+    assert epochs_vs_lobacheva.main(["x", "--epochs=1-2", str(run), str(log)]) == 0
+    assert [row.split(" |")[0] for row in capsys.readouterr().out.splitlines()[2:]] == ["| 1", "| 2"]
+    assert epochs_vs_lobacheva.main(["x", "--epochs=3-9", str(run), str(log)]) == 1  # no row: an error, not a header
+    assert "--epochs=3-9: no epoch in that range is in both their log and ours" in capsys.readouterr().err
+    jsonl = tmp_path / "log_alpha.jsonl"
+    jsonl.write_text("\n".join(json.dumps({"epochs": epoch, "counted_as_lobacheva": {
+        "lstm_0": {"kernel": 10 * epoch, "recurrent_kernel": epoch, "hidden_neurons": 5}}}) for epoch in (1, 2)))
+    assert counted_vs_lobacheva.main(["x", "--kernels", "--epochs=2-3", str(jsonl), str(run), str(log)]) == 0
+    assert [row.split(" |")[0] for row in capsys.readouterr().out.splitlines()[2:]] == ["| 2"]
+    assert counted_vs_lobacheva.main(["x", "--epochs=3-4", str(jsonl), str(run), str(log)]) == 1
+    assert "--epochs=3-4: no epoch in that range" in capsys.readouterr().err
+    for bad in ("--epochs=2-2", "--epochs=1-a", "--epochs"):
+        for tool, arguments in ((epochs_vs_lobacheva, [str(run)]), (counted_vs_lobacheva, [str(jsonl), str(run)])):
+            assert tool.main(["x", bad, *arguments, str(log)]) == 2
+            assert "give one --epochs=A-B with epochs A < B, e.g. --epochs=17-31" in capsys.readouterr().err
+
+
 def test_log_alpha_counts_put_each_entry_in_its_interval_and_count_the_rows_that_keep_one():
     import numpy as np
 
