@@ -98,7 +98,8 @@ def main(argv: list[str]) -> int:
         if not counted:
             raise ValueError(f"{argv[1]}: no lines")
         counted = within(counted, shown)
-        return rows_or_error(kernel_table(counted, theirs) if kernels else count_table(counted, ours, theirs), shown)
+        return rows_or_error(kernel_table(counted, theirs) if kernels else count_table(counted, ours, theirs), shown,
+                             argv[1])
 
     return report("counted_vs_lobacheva", build)
 

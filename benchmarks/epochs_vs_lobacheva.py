@@ -183,10 +183,10 @@ def within(epochs: dict[int, dict], shown: tuple[int, int] | None) -> dict[int, 
     return epochs if shown is None else {e: v for e, v in epochs.items() if shown[0] <= e <= shown[1]}
 
 
-def rows_or_error(lines: list[str], shown: tuple[int, int] | None) -> list[str]:
+def rows_or_error(lines: list[str], shown: tuple[int, int] | None, source: str) -> list[str]:
     """A table's lines, or a clear error when --epochs left no row in it (two header lines only)."""
     if shown and len(lines) <= 2:
-        raise ValueError(f"--epochs={shown[0]}-{shown[1]}: no epoch in that range is in both their log and ours")
+        raise ValueError(f"--epochs={shown[0]}-{shown[1]}: no epoch in that range is in {source}")
     return lines
 
 
@@ -222,7 +222,7 @@ def main(argv: list[str]) -> int:
             raise ValueError(f"{argv[-1]}: no per-layer counts (w_x, w_h, Dense w) to compare by layer")
         rows = within(theirs, shown)  # every table lists only epochs in their log; the gains use all of it
         lines = rows_or_error(by_layer(runs, rows) if layered else table(next(iter(runs.values())), rows)
-                              if len(runs) == 1 else side_by_side(runs, rows), shown)
+                              if len(runs) == 1 else side_by_side(runs, rows), shown, "both their log and ours")
         return lines + ["", *gains(runs, theirs, *window)] if window else lines
 
     return report("epochs_vs_lobacheva", build)

@@ -493,7 +493,7 @@ def test_epochs_flag_lists_only_the_epochs_asked_for_and_the_gains_still_use_eve
     assert counted_vs_lobacheva.main(["x", "--kernels", "--epochs=2-3", str(jsonl), str(run), str(log)]) == 0
     assert [row.split(" |")[0] for row in capsys.readouterr().out.splitlines()[2:]] == ["| 2"]
     assert counted_vs_lobacheva.main(["x", "--epochs=3-4", str(jsonl), str(run), str(log)]) == 1
-    assert "--epochs=3-4: no epoch in that range" in capsys.readouterr().err
+    assert "--epochs=3-4: no epoch in that range is in " + str(jsonl) in capsys.readouterr().err
     for bad in ("--epochs=2-2", "--epochs=1-a", "--epochs"):
         for tool, arguments in ((epochs_vs_lobacheva, [str(run)]), (counted_vs_lobacheva, [str(jsonl), str(run)])):
             assert tool.main(["x", bad, *arguments, str(log)]) == 2
