@@ -21,7 +21,7 @@ import json
 import os
 import sys
 
-from benchmarks.epochs_vs_lobacheva import range_flag, read_our_run, read_their_log, report, rows_or_error, within
+from benchmarks.epochs_vs_lobacheva import range_flag, read_our_run, read_their_log, report, rows_or_error, usage, within
 
 
 def read_counted(path: str) -> dict[int, dict]:
@@ -90,7 +90,7 @@ def main(argv: list[str]) -> int:
         print(f"counted_vs_lobacheva: {error}", file=sys.stderr)
         return 2
     if len(argv) != 4 or any(a.startswith("--") for a in argv[1:]):
-        print("\n".join(__doc__.strip().splitlines()[2:5]), file=sys.stderr)
+        print(usage(__doc__), file=sys.stderr)
         return 2
 
     def build() -> list[str]:

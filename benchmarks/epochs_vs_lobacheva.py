@@ -190,6 +190,11 @@ def rows_or_error(lines: list[str], shown: tuple[int, int] | None, source: str) 
     return lines
 
 
+def usage(doc: str) -> str:
+    """The docstring's indented command lines, printed on a wrong call (new ones need no index kept in step)."""
+    return "\n".join(line for line in doc.strip().splitlines() if line.startswith("    python -m "))
+
+
 def report(program: str, build) -> int:
     """Print the markdown lines build() returns (exit 0), or the OSError/ValueError it raises as one line (exit 1)."""
     try:
@@ -211,7 +216,7 @@ def main(argv: list[str]) -> int:
         print(f"epochs_vs_lobacheva: {error}", file=sys.stderr)
         return 2
     if len(argv) < 3:
-        print("\n".join(__doc__.strip().splitlines()[2:7]), file=sys.stderr)
+        print(usage(__doc__), file=sys.stderr)
         return 2
 
     def build() -> list[str]:
